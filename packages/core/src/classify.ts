@@ -1,0 +1,73 @@
+import { isErrorBody } from './errors.js';
+import { TERMINAL_CODES, type TerminalCode } from './protocol.js';
+import { bearerChallenge } from './wwwAuthenticate.js';
+
+/**
+ * What a client should do with a response:
+ * - `ok`: use it;
+ * - `refresh`: the access token is no good; refresh once and retry once;
+ * - `terminal`: the session is over; sign in again;
+ * - `forbidden`: the token is fine but not enough (scope, policy); do not retry;
+ * - `temporary`: try again later (network error, 429, 503); never a sign-out;
+ * - `error`: any other failure, surfaced as is.
+ */
+export type ResponseKind = 'ok' | 'refresh' | 'terminal' | 'forbidden' | 'temporary' | 'error';
+
+export interface Classification {
+  kind: ResponseKind;
+  /** The error code found in the challenge or body, if any. */
+  code?: string;
+  /** The server's own sentence, if any. */
+  description?: string;
+  /** Seconds to wait, from `Retry-After`. */
+  retryAfter?: number;
+}
+
+const REFRESH_CODES = new Set(['invalid_token', 'token_expired']);
+const FORBIDDEN_CODES = new Set(['insufficient_scope', 'csrf_rejected', 'forbidden', 'access_denied']);
+const TEMPORARY_STATUS = new Set([408, 425, 429, 502, 503, 504]);
+
+/**
+ * Reads `Retry-After` as seconds: delta-seconds or an HTTP date.
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3
+ */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  if (!/^[A-Za-z]{3},/.test(trimmed)) return undefined;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+/** Whether a code ends the session. */
+export function isTerminalCode(code: unknown): code is TerminalCode {
+  return typeof code === 'string' && (TERMINAL_CODES as readonly string[]).includes(code);
+}
+
+/**
+ * Classifies an HTTP answer by RFC 6750 challenge, JSON error body and status.
+ * `body` is the parsed JSON body when the caller has it.
+ */
+export function classifyResponse(status: number, headers: Headers, body?: unknown): Classification {
+  const retryAfter = parseRetryAfter(headers.get('retry-after'));
+  const challenge = bearerChallenge(headers.get('www-authenticate'));
+  const code = challenge?.error ?? (isErrorBody(body) ? body.error : undefined);
+  const description = challenge?.error_description ?? (isErrorBody(body) ? body.error_description : undefined);
+  const result = (kind: ResponseKind): Classification => ({
+    kind,
+    ...(code !== undefined && { code }),
+    ...(description !== undefined && { description }),
+    ...(retryAfter !== undefined && { retryAfter }),
+  });
+
+  if (status >= 200 && status < 400) return result('ok');
+  if (isTerminalCode(code)) return result('terminal');
+  if (code !== undefined && REFRESH_CODES.has(code)) return result(status === 403 ? 'forbidden' : 'refresh');
+  if (code !== undefined && FORBIDDEN_CODES.has(code)) return result('forbidden');
+  if (TEMPORARY_STATUS.has(status) || code === 'upstream_unavailable' || code === 'rate_limited') return result('temporary');
+  // A bare 401 with a Bearer challenge and no error code: the token was missing or unusable.
+  if (status === 401 && challenge) return result('refresh');
+  if (status === 403) return result('forbidden');
+  return result('error');
+}

@@ -1,0 +1,87 @@
+/** Every error code Latchkey answers with, on the wire and in thrown errors. */
+export type LatchkeyErrorCode =
+  | 'login_required'
+  | 'session_expired'
+  | 'session_revoked'
+  | 'logged_out'
+  | 'csrf_rejected'
+  | 'rate_limited'
+  | 'upstream_unavailable'
+  | 'invalid_request'
+  | 'invalid_return_to'
+  | 'invalid_state'
+  | 'missing_transaction'
+  | 'invalid_grant'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'network_error'
+  | 'unexpected_response'
+  | 'configuration_error'
+  | 'server_error';
+
+/** The JSON body of every error response: `{"error", "error_description"}`. */
+export interface ErrorBody {
+  error: LatchkeyErrorCode | (string & {});
+  error_description: string;
+}
+
+export interface LatchkeyErrorOptions extends ErrorOptions {
+  /** HTTP status this error answers with, when it maps to one. */
+  status?: number;
+  /** Extra response headers, e.g. `Retry-After` or `WWW-Authenticate`. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * Base of every error Latchkey throws: a stable `code` to branch on, a sentence for people
+ * in `message`, and, when it maps to HTTP, a `status` and a ready `toResponse()`.
+ */
+export class LatchkeyError extends Error {
+  readonly code: LatchkeyErrorCode;
+  readonly status: number | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(code: LatchkeyErrorCode, message: string, options: LatchkeyErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = this.constructor.name;
+    this.code = code;
+    this.status = options.status;
+    this.headers = options.headers ?? {};
+  }
+
+  /** The error body as sent on the wire. */
+  toJSON(): ErrorBody {
+    return { error: this.code, error_description: this.message };
+  }
+
+  /** A JSON error response with this error's status (500 when it has none) and headers. */
+  toResponse(init: { headers?: HeadersInit } = {}): Response {
+    return errorResponse(this.status ?? 500, this.toJSON(), { ...this.headers }, init.headers);
+  }
+}
+
+/** Builds a `no-store` JSON error response. */
+export function errorResponse(
+  status: number,
+  body: ErrorBody,
+  headers: Record<string, string> = {},
+  extra?: HeadersInit,
+): Response {
+  const h = new Headers(extra);
+  for (const [k, v] of Object.entries(headers)) h.set(k, v);
+  h.set('content-type', 'application/json; charset=utf-8');
+  h.set('cache-control', 'no-store');
+  return new Response(JSON.stringify(body), { status, headers: h });
+}
+
+/** True for a JSON value shaped like an {@link ErrorBody}. */
+export function isErrorBody(value: unknown): value is ErrorBody {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as ErrorBody).error === 'string' &&
+    typeof ((value as ErrorBody).error_description ?? '') === 'string'
+  );
+}

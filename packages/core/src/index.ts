@@ -1,0 +1,24 @@
+export { LatchkeyError, errorResponse, isErrorBody, type ErrorBody, type LatchkeyErrorCode, type LatchkeyErrorOptions } from './errors.js';
+export {
+  CSRF_HEADER,
+  TERMINAL_CODES,
+  type LogoutResponseBody,
+  type SessionResponseBody,
+  type SessionUser,
+  type SignedOutReason,
+  type TerminalCode,
+  type TokenRequestBody,
+  type TokenResponseBody,
+} from './protocol.js';
+export {
+  DEFAULT_REFRESH_POLICY,
+  isRefreshDue,
+  refreshDueAt,
+  refreshLeadSeconds,
+  remainingSeconds,
+  tokenTiming,
+  type RefreshPolicy,
+  type TokenTiming,
+} from './policy.js';
+export { bearerChallenge, formatBearerChallenge, parseWwwAuthenticate, type Challenge } from './wwwAuthenticate.js';
+export { classifyResponse, isTerminalCode, parseRetryAfter, type Classification, type ResponseKind } from './classify.js';

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { bearerChallenge, formatBearerChallenge, parseWwwAuthenticate } from './wwwAuthenticate.js';
+
+describe('parseWwwAuthenticate()', () => {
+  it('reads an RFC 6750 Bearer challenge with quoted parameters', () => {
+    expect(
+      parseWwwAuthenticate('Bearer realm="example", error="invalid_token", error_description="The access token expired"'),
+    ).toEqual([
+      { scheme: 'bearer', params: { realm: 'example', error: 'invalid_token', error_description: 'The access token expired' } },
+    ]);
+  });
+  it('reads several challenges and token68 values', () => {
+    const challenges = parseWwwAuthenticate('Basic YWxhZGRpbjpvcGVuc2VzYW1l==, Bearer error="insufficient_scope", scope="a b"');
+    expect(challenges).toEqual([
+      { scheme: 'basic', params: {}, token68: 'YWxhZGRpbjpvcGVuc2VzYW1l==' },
+      { scheme: 'bearer', params: { error: 'insufficient_scope', scope: 'a b' } },
+    ]);
+  });
+  it('unescapes quoted strings and keeps commas inside them', () => {
+    expect(bearerChallenge('Bearer error_description="a \\"quoted\\", comma", error=invalid_token')).toEqual({
+      error_description: 'a "quoted", comma',
+      error: 'invalid_token',
+    });
+  });
+  it('accepts a bare scheme and mixed case', () => {
+    expect(parseWwwAuthenticate('BEARER')).toEqual([{ scheme: 'bearer', params: {} }]);
+    expect(bearerChallenge('DPoP algs="ES256", bearer ERROR="invalid_token"')).toEqual({ error: 'invalid_token' });
+  });
+  it.each([null, undefined, '', '   ', ',,,'])('answers no challenge for %j', (header) => {
+    expect(parseWwwAuthenticate(header)).toEqual([]);
+  });
+  it('drops an unterminated quoted string instead of throwing', () => {
+    expect(parseWwwAuthenticate('Bearer error="invalid_token')).toEqual([{ scheme: 'bearer', params: {} }]);
+  });
+  it('round-trips what formatBearerChallenge writes', () => {
+    const header = formatBearerChallenge({ error: 'invalid_token', error_description: 'say "hi"\\bye', scope: undefined });
+    expect(header).toBe('Bearer error="invalid_token", error_description="say \\"hi\\"\\\\bye"');
+    expect(bearerChallenge(header)).toEqual({ error: 'invalid_token', error_description: 'say "hi"\\bye' });
+  });
+});
