@@ -1,0 +1,34 @@
+/** Attributes of a `Set-Cookie` header. */
+export interface CookieAttributes {
+  maxAge: number;
+  sameSite: 'Strict' | 'Lax';
+}
+
+/** Reads one cookie from a `Cookie` header; the first of several with the same name wins. */
+export function readCookie(header: string | null, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq === -1) continue;
+    if (part.slice(0, eq).trim() === name) {
+      const value = part.slice(eq + 1).trim();
+      return value === '' ? undefined : value;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Serializes a `__Host-` cookie: always `Path=/`, `Secure` and `HttpOnly`, never a `Domain`,
+ * so neither scripts nor sibling subdomains can read or plant it.
+ */
+export function serializeCookie(name: string, value: string, attrs: CookieAttributes): string {
+  const maxAge = Math.max(0, Math.floor(attrs.maxAge));
+  const expires = maxAge === 0 ? '; Expires=Thu, 01 Jan 1970 00:00:00 GMT' : '';
+  return `${name}=${value}; Path=/; Max-Age=${maxAge}${expires}; HttpOnly; Secure; SameSite=${attrs.sameSite}`;
+}
+
+/** A `Set-Cookie` that deletes the cookie. */
+export function clearCookie(name: string, sameSite: CookieAttributes['sameSite'] = 'Strict'): string {
+  return serializeCookie(name, '', { maxAge: 0, sameSite });
+}

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeJwt } from 'jose';
+import { sessionCookieFrom, startHarness, type Harness } from './test/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ accessTokenTtl: 60 });
+});
+afterAll(() => h?.close());
+
+describe('the code flow against the real dev provider', () => {
+  it('signs in, sets a __Host- HttpOnly Secure SameSite=Strict cookie and redirects to returnTo', async () => {
+    const login = await h.get('/api/auth/login?returnTo=/notes');
+    expect(login.status).toBe(302);
+    const location = new URL(login.headers.get('location')!);
+    expect(location.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(location.searchParams.get('state')).toBeTruthy();
+    expect(location.searchParams.get('nonce')).toBeTruthy();
+    const tx = login.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey-tx='))!;
+    expect(tx).toMatch(/; Path=\/; Max-Age=600; HttpOnly; Secure; SameSite=Lax$/);
+
+    const cookie = await h.signIn('alice');
+    expect(cookie.length).toBeGreaterThan(100);
+    expect(h.idp.stats().grants.authorization_code).toBeGreaterThanOrEqual(1);
+    expect(h.events.some((e) => e.type === 'session_created')).toBe(true);
+  });
+
+  it('serves the access token from the sign-in without another upstream call', async () => {
+    const cookie = await h.signIn('bob');
+    const before = h.idp.stats().grants.refresh_token;
+    const response = await h.token(cookie);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    const body = await response.json();
+    expect(body).toMatchObject({ tokenType: 'Bearer', user: { sub: 'bob', name: 'Bob Builder' } });
+    expect(body.expiresIn).toBeGreaterThan(50);
+    expect(decodeJwt(body.accessToken)).toMatchObject({ sub: 'bob', aud: 'urn:latchkey:demo-api' });
+    expect(h.idp.stats().grants.refresh_token).toBe(before);
+  });
+
+  it('refreshes with rotation when asked for more validity than the cached token has, and sets the rotated cookie', async () => {
+    const cookie = await h.signIn('alice');
+    const first = await (await h.token(cookie)).json();
+    const before = h.idp.stats().grants.refresh_token;
+    const response = await h.token(cookie, { minValidity: 3600 });
+    expect(response.status).toBe(200);
+    const second = await response.json();
+    expect(second.accessToken).not.toBe(first.accessToken);
+    expect(h.idp.stats().grants.refresh_token).toBe(before + 1);
+    const rotated = sessionCookieFrom(response);
+    expect(rotated).toBeDefined();
+    expect(rotated).not.toBe(cookie);
+    // The rotated cookie refreshes again with the new refresh token; the provider would revoke the grant on reuse.
+    const third = await h.token(rotated, { minValidity: 3600 });
+    expect(third.status).toBe(200);
+    expect(h.idp.stats().reuseDetected).toBe(0);
+  });
+
+  it('sends exactly one refresh upstream for 20 concurrent /token calls with one cookie', async () => {
+    const cookie = await h.signIn('alice');
+    const before = h.idp.stats().grants.refresh_token;
+    const responses = await Promise.all(Array.from({ length: 20 }, () => h.token(cookie, { minValidity: 3600 })));
+    const bodies = await Promise.all(responses.map((r) => r.json()));
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(new Set(bodies.map((b) => b.accessToken)).size).toBe(1);
+    expect(h.idp.stats().grants.refresh_token).toBe(before + 1);
+    expect(h.idp.stats().reuseDetected).toBe(0);
+  });
+
+  it('heals a cookie one rotation behind inside the grace window instead of spending its refresh token', async () => {
+    const cookie = await h.signIn('alice');
+    const rotated = sessionCookieFrom(await h.token(cookie, { minValidity: 3600 }));
+    const before = h.idp.stats().grants.refresh_token;
+    const stale = await h.token(cookie);
+    expect(stale.status).toBe(200);
+    expect(sessionCookieFrom(stale)).toBe(rotated);
+    expect(h.idp.stats().grants.refresh_token).toBe(before);
+  });
+
+  it('logout revokes the grant at the provider, clears the cookie, and the cookie then gets 401', async () => {
+    const cookie = await h.signIn('alice');
+    const revokedBefore = h.idp.stats().revoked;
+    const response = await h.post('/api/auth/logout', cookie);
+    expect(response.status).toBe(200);
+    expect((await response.json()).endSessionUrl).toMatch(/\/session\/end\?/);
+    expect(response.headers.getSetCookie().join()).toMatch(/__Host-latchkey=; Path=\/; Max-Age=0/);
+    expect(h.idp.stats().revoked).toBe(revokedBefore + 1);
+    const after = await h.token(cookie);
+    expect(after.status).toBe(401);
+    expect((await after.json()).error).toBe('session_revoked');
+    const session = await (await h.get('/api/auth/session', `__Host-latchkey=${cookie}`)).json();
+    expect(session).toEqual({ authenticated: false });
+  });
+
+  it('GET /session tells who is signed in without any token', async () => {
+    const cookie = await h.signIn('bob');
+    const body = await (await h.get('/api/auth/session', `__Host-latchkey=${cookie}`)).json();
+    expect(body).toEqual({ authenticated: true, user: expect.objectContaining({ sub: 'bob' }) });
+    expect(JSON.stringify(body)).not.toMatch(/accessToken|refresh/i);
+  });
+
+  it('answers a replayed callback with 400 invalid_grant or missing_transaction, never a session', async () => {
+    const login = await h.get('/api/auth/login');
+    const callback = await h.get(`/api/auth/callback?code=forged&state=x`, login.headers.getSetCookie()[0]!.split(';')[0]);
+    expect(callback.status).toBe(400);
+    expect((await callback.json()).error).toBe('invalid_state');
+    expect(callback.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(sessionCookieFrom(callback)).toBeUndefined();
+  });
+});

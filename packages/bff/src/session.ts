@@ -1,0 +1,65 @@
+import type { SessionUser } from '@latchkey/core';
+
+/**
+ * What the session cookie holds, kept small: the token family, its rotation version, the
+ * refresh token, a few display claims and the family's times (epoch seconds).
+ * Never the access token or the ID token.
+ */
+export interface SessionData {
+  /** Family id: one sign-in and every rotation after it. */
+  fid: string;
+  /** Rotation version: 1 at sign-in, +1 on every refresh. */
+  v: number;
+  /** The refresh token. */
+  rt: string;
+  user: SessionUser;
+  /** Family created at (s). */
+  ca: number;
+}
+
+/** Checks the shape of an unsealed session cookie. */
+export function isSessionData(value: unknown): value is SessionData {
+  const s = value as SessionData;
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof s.fid === 'string' &&
+    Number.isInteger(s.v) &&
+    typeof s.rt === 'string' &&
+    s.rt.length > 0 &&
+    typeof s.ca === 'number' &&
+    typeof s.user === 'object' &&
+    s.user !== null &&
+    typeof s.user.sub === 'string'
+  );
+}
+
+/** The short-lived sign-in transaction, in its own cookie between `/login` and `/callback`. */
+export interface TransactionData {
+  state: string;
+  nonce: string;
+  verifier: string;
+  returnTo: string;
+}
+
+export function isTransactionData(value: unknown): value is TransactionData {
+  const t = value as TransactionData;
+  return (
+    typeof t === 'object' &&
+    t !== null &&
+    typeof t.state === 'string' &&
+    typeof t.nonce === 'string' &&
+    typeof t.verifier === 'string' &&
+    typeof t.returnTo === 'string'
+  );
+}
+
+/** Keeps only the display claims worth carrying in the cookie. */
+export function pickUser(claims: Record<string, unknown>): SessionUser {
+  const user: SessionUser = { sub: String(claims.sub) };
+  for (const key of ['name', 'email', 'preferred_username'] as const) {
+    const value = claims[key];
+    if (typeof value === 'string' && value.length <= 200) user[key] = value;
+  }
+  return user;
+}

@@ -1,0 +1,124 @@
+import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, startIdp, type RunningIdp, type StartIdpOptions } from '@latchkey/idp';
+import { createBff, type Bff } from '../createBff.js';
+import type { BffConfig } from '../config.js';
+import type { BffEvent } from '../events.js';
+
+export const APP = 'http://localhost:3000';
+export const SECRET = 'test-cookie-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
+
+/** A tiny cookie jar for talking to the provider as a browser would (paths ignored). */
+class Jar {
+  readonly #cookies = new Map<string, string>();
+  store(response: Response) {
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq);
+      const value = pair!.slice(eq + 1);
+      if (/max-age=0|expires=thu, 01 jan 1970/i.test(line)) this.#cookies.delete(name);
+      else this.#cookies.set(name, value);
+    }
+  }
+  header() {
+    return [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+}
+
+export interface Harness {
+  idp: RunningIdp;
+  bff: Bff;
+  events: BffEvent[];
+  /** Signs in as a dev user through the real provider; answers the session cookie value. */
+  signIn(user?: string, extraCookie?: string): Promise<string>;
+  /** Calls `POST /token` like the SPA does. */
+  token(cookie: string | undefined, body?: unknown, headers?: Record<string, string>): Promise<Response>;
+  post(path: string, cookie: string | undefined, body?: string, headers?: Record<string, string>): Promise<Response>;
+  get(path: string, cookie?: string): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Starts a real dev provider on a free port and a BFF talking to it. */
+export async function startHarness(idpOptions: StartIdpOptions = {}, bffOptions: Partial<BffConfig> = {}): Promise<Harness> {
+  const idp = await startIdp({ port: 0, appOrigins: [APP], ...idpOptions });
+  const events: BffEvent[] = [];
+  const bff = createBff({
+    issuer: idp.issuer,
+    clientId: DEMO_CLIENT_ID,
+    clientSecret: DEMO_CLIENT_SECRET,
+    appOrigin: APP,
+    cookieSecret: SECRET,
+    allowInsecureHttp: true,
+    onEvent: (e) => events.push(e),
+    ...bffOptions,
+  });
+
+  const get = (path: string, cookie?: string) =>
+    bff.handle(new Request(`${APP}${path}`, { headers: cookie ? { cookie } : {} }));
+  const post = (path: string, cookie: string | undefined, body = '{}', headers: Record<string, string> = {}) =>
+    bff.handle(
+      new Request(`${APP}${path}`, {
+        method: 'POST',
+        body,
+        headers: {
+          'content-type': 'application/json',
+          'x-latchkey': '1',
+          'sec-fetch-site': 'same-origin',
+          ...(cookie ? { cookie: `__Host-latchkey=${cookie}` } : {}),
+          ...headers,
+        },
+      }),
+    );
+
+  async function signIn(user = 'alice', extraCookie?: string): Promise<string> {
+    const login = await get('/api/auth/login?returnTo=/notes');
+    if (login.status !== 302) throw new Error(`login answered ${login.status}`);
+    const txCookie = login.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey-tx='))!.split(';')[0]!;
+    const jar = new Jar();
+    let url = login.headers.get('location')!;
+    // Walk the provider's redirects and its login form until it sends us back to the callback.
+    for (let hop = 0; hop < 20; hop++) {
+      if (url.startsWith(`${APP}/api/auth/callback`)) {
+        const cookie = [txCookie, extraCookie].filter(Boolean).join('; ');
+        const callback = await bff.handle(new Request(url, { headers: { cookie } }));
+        if (callback.status !== 302) throw new Error(`callback answered ${callback.status}: ${await callback.text()}`);
+        const session = callback.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey='));
+        return session!.split(';')[0]!.slice('__Host-latchkey='.length);
+      }
+      const response = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
+      jar.store(response);
+      if (response.status >= 300 && response.status < 400) {
+        url = new URL(response.headers.get('location')!, url).href;
+        continue;
+      }
+      const html = await response.text();
+      const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+      if (!action) throw new Error(`unexpected provider page (${response.status}): ${html.slice(0, 300)}`);
+      const submit = await fetch(new URL(action, url), {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ username: user, password: user }),
+      });
+      jar.store(submit);
+      url = new URL(submit.headers.get('location')!, url).href;
+    }
+    throw new Error('sign-in did not come back to the callback');
+  }
+
+  return {
+    idp,
+    bff,
+    events,
+    signIn,
+    token: (cookie, body = {}, headers = {}) => post('/api/auth/token', cookie, JSON.stringify(body), headers),
+    post,
+    get,
+    close: () => idp.close(),
+  };
+}
+
+/** The session cookie value a response sets, if any. */
+export function sessionCookieFrom(response: Response): string | undefined {
+  const line = response.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey='));
+  return line?.split(';')[0]!.slice('__Host-latchkey='.length) || undefined;
+}
