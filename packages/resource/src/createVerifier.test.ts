@@ -1,0 +1,106 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bearerChallenge } from '@latchkey/core';
+import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { createVerifier, type Verifier } from './createVerifier.js';
+
+const ISS = 'https://idp.example';
+const AUD = 'urn:api';
+let sign: (claims?: Record<string, unknown>, header?: Record<string, unknown>, key?: CryptoKey) => Promise<string>;
+let verifier: Verifier;
+let otherKey: CryptoKey;
+
+beforeAll(async () => {
+  const { privateKey, publicKey } = await generateKeyPair('RS256');
+  otherKey = (await generateKeyPair('RS256')).privateKey;
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' };
+  verifier = createVerifier({ issuer: ISS, audience: AUD, requiredScopes: ['notes:read'], keys: createLocalJWKSet({ keys: [jwk] }) });
+  sign = (claims = {}, header = {}, key = privateKey) =>
+    new SignJWT({
+      iss: ISS,
+      aud: AUD,
+      sub: 'alice',
+      iat: Math.floor(Date.now() / 1000),
+      exp: Math.floor(Date.now() / 1000) + 300,
+      scope: 'notes:read',
+      ...claims,
+    })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1', typ: 'at+jwt', ...header })
+      .sign(key);
+});
+
+const req = (authorization?: string) => new Request('https://api.example/notes', { headers: authorization ? { authorization } : {} });
+
+describe('createVerifier().verify()', () => {
+  it('accepts a valid token and returns its claims', async () => {
+    const result = await verifier.verify(req(`Bearer ${await sign()}`));
+    expect(result.ok && result.claims.sub).toBe('alice');
+  });
+
+  it('answers an expired token with 401 and WWW-Authenticate: Bearer error="invalid_token", "The access token expired"', async () => {
+    const token = await sign({ exp: Math.floor(Date.now() / 1000) - 60 });
+    const result = await verifier.verify(req(`Bearer ${token}`));
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.response.status).toBe(401);
+    expect(bearerChallenge(result.response.headers.get('www-authenticate'))).toEqual({
+      error: 'invalid_token',
+      error_description: 'The access token expired',
+    });
+    expect(await result.response.json()).toEqual({ error: 'invalid_token', error_description: 'The access token expired' });
+  });
+
+  it.each([
+    ['a wrong issuer', { iss: 'https://evil.example' }, {}, /"iss" claim/],
+    ['a wrong audience', { aud: 'urn:other' }, {}, /"aud" claim/],
+    ['a token not valid yet', { nbf: Math.floor(Date.now() / 1000) + 600 }, {}, /not valid yet/],
+  ])('refuses %s with 401 invalid_token', async (_name, claims, header, description) => {
+    const result = await verifier.verify(req(`Bearer ${await sign(claims, header)}`));
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.response.status).toBe(401);
+    expect(result.error.code).toBe('invalid_token');
+    expect(result.error.message).toMatch(description);
+  });
+
+  it('refuses a token signed by another key', async () => {
+    const result = await verifier.verify(req(`Bearer ${await sign({}, {}, otherKey)}`));
+    expect(!result.ok && result.error.message).toBe('The access token signature is invalid');
+  });
+
+  it('refuses alg "none" (an unsigned token)', async () => {
+    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const token = `${enc({ alg: 'none', typ: 'at+jwt' })}.${enc({ iss: ISS, aud: AUD, sub: 'alice', exp: 9e9, scope: 'notes:read' })}.`;
+    const result = await verifier.verify(req(`Bearer ${token}`));
+    expect(!result.ok && result.response.status).toBe(401);
+  });
+
+  it('answers a missing scope with 403 insufficient_scope naming the scope', async () => {
+    const result = await verifier.verify(req(`Bearer ${await sign({ scope: 'openid' })}`));
+    expect(!result.ok && result.response.status).toBe(403);
+    expect(!result.ok && bearerChallenge(result.response.headers.get('www-authenticate'))).toMatchObject({
+      error: 'insufficient_scope',
+      scope: 'notes:read',
+    });
+  });
+
+  it('answers no Authorization header with 401 and a bare Bearer challenge', async () => {
+    const result = await verifier.verify(req());
+    expect(!result.ok && result.response.status).toBe(401);
+    expect(!result.ok && result.response.headers.get('www-authenticate')).toBe('Bearer');
+  });
+
+  it.each(['Basic abc', 'Bearer', 'Bearer a b', 'Bearer "x"'])('answers a malformed header %j with 400 invalid_request', async (h) => {
+    const result = await verifier.verify(req(h));
+    expect(!result.ok && result.response.status).toBe(400);
+    expect(!result.ok && (await result.response.json()).error).toBe('invalid_request');
+  });
+
+  it('answers garbage that looks like a token with 401 invalid_token, never a 500', async () => {
+    const result = await verifier.verify(req('Bearer abc.def.ghi'));
+    expect(!result.ok && result.response.status).toBe(401);
+  });
+
+  it.each([['none'], ['HS256']])('refuses to be configured with algorithm %s', (alg) => {
+    expect(() => createVerifier({ issuer: ISS, audience: AUD, algorithms: [alg] })).toThrow(/not allowed/);
+  });
+});

@@ -1,0 +1,1 @@
+export { createVerifier, VerifyError, type AccessTokenClaims, type Verifier, type VerifierOptions, type VerifyResult } from './createVerifier.js';
