@@ -1,0 +1,256 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AuthClient } from './AuthClient.js';
+import { TriggerManager } from './triggerManager.js';
+
+/** A fake BFF + API: issues numbered tokens, and the API accepts only the newest one. */
+function world(options: { lifetime?: number } = {}) {
+  const lifetime = options.lifetime ?? 300;
+  const state = { issued: 0, tokenCalls: 0, apiCalls: 0, tokenAnswer: undefined as undefined | (() => Response), bodies: [] as unknown[] };
+  const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+  const fetch = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
+    const url = String(input instanceof Request ? input.url : input);
+    if (url.endsWith('/api/auth/token')) {
+      state.tokenCalls += 1;
+      state.bodies.push(JSON.parse(String(init.body)));
+      expect(new Headers(init.headers).get('x-latchkey')).toBe('1');
+      if (state.tokenAnswer) return state.tokenAnswer();
+      state.issued += 1;
+      return json(200, { accessToken: `at-${state.issued}`, tokenType: 'Bearer', expiresIn: lifetime, expiresAt: 0, scope: 'notes:read', user: { sub: 'alice' } });
+    }
+    if (url.endsWith('/api/auth/logout')) return json(200, { endSessionUrl: 'https://idp.example/end' });
+    state.apiCalls += 1;
+    const auth = new Headers(init.headers).get('authorization');
+    if (auth !== `Bearer at-${state.issued}`) {
+      return json(401, { error: 'invalid_token', error_description: 'The access token expired' }, {
+        'www-authenticate': 'Bearer error="invalid_token", error_description="The access token expired"',
+      });
+    }
+    return json(200, { ok: true, body: init.body ?? null });
+  });
+  const triggers = new TriggerManager(() => undefined);
+  let fire: (source: string) => void = () => {};
+  triggers.setEventListener((trigger) => {
+    fire = trigger;
+  });
+  const navigate = vi.fn();
+  const onSessionEnded = vi.fn();
+  const client = new AuthClient({ fetch, triggers, navigate, onSessionEnded, currentPath: () => '/here?x=1' });
+  return { client, state, fetch, fire: (s: string) => fire(s), navigate, onSessionEnded, json };
+}
+
+const settle = () => vi.advanceTimersByTimeAsync(0);
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 1_000_000 });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('AuthClient', () => {
+  it('starts loading, then becomes authenticated with the user and an in-memory token', async () => {
+    const w = world();
+    expect(w.client.getSnapshot().status).toBe('loading');
+    w.client.mount();
+    await settle();
+    const snap = w.client.getSnapshot();
+    expect(snap).toMatchObject({ status: 'authenticated', user: { sub: 'alice' }, token: { value: 'at-1' } });
+    expect(snap.token!.expiresAt).toBe(1_000_000 + 300_000);
+  });
+
+  it('keeps the same snapshot object while nothing changes', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    expect(w.client.getSnapshot()).toBe(w.client.getSnapshot());
+  });
+
+  it('refreshes on its own timer 60 s before a 5-minute token expires, not earlier', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    await vi.advanceTimersByTimeAsync(239_000);
+    expect(w.state.tokenCalls).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(w.state.tokenCalls).toBe(2);
+    expect(w.client.getSnapshot().token!.value).toBe('at-2');
+    // It asks for more validity than the due threshold, so the BFF cannot hand back the due token.
+    expect(w.state.bodies[1]).toEqual({ minValidity: 61 });
+  });
+
+  it('refreshes at once when the tab becomes visible after sleeping past expiry', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    // A laptop lid closed for an hour: the clock moved, but no timer fired.
+    vi.setSystemTime(1_000_000 + 3_600_000);
+    w.fire('visibilitychange');
+    await settle();
+    expect(w.state.tokenCalls).toBe(2);
+    expect(w.client.getSnapshot().token!.value).toBe('at-2');
+  });
+
+  it('does not refresh on focus when the token is not due', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    w.fire('focus');
+    await settle();
+    expect(w.state.tokenCalls).toBe(1);
+  });
+
+  it('runs one refresh for many simultaneous callers', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    vi.setSystemTime(1_000_000 + 250_000);
+    const tokens = await Promise.all(Array.from({ length: 50 }, () => w.client.getAccessToken()));
+    expect(new Set(tokens)).toEqual(new Set(['at-2']));
+    expect(w.state.tokenCalls).toBe(2);
+  });
+
+  it('fetch() attaches the token, and on 401 invalid_token refreshes once and retries once', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    // The API moved on (e.g. the token was revoked): only a newer token works.
+    w.state.issued += 1;
+    const response = await w.client.fetch('https://api.example/notes', { method: 'POST', body: '{"a":1}' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ ok: true, body: '{"a":1}' });
+    expect(w.state.apiCalls).toBe(2);
+    expect(w.state.tokenCalls).toBe(2);
+  });
+
+  it('50 parallel requests meeting 401 cause one refresh and are each retried once', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    w.state.issued += 1;
+    const responses = await Promise.all(Array.from({ length: 50 }, () => w.client.fetch('https://api.example/notes')));
+    expect(responses.every((r) => r.status === 200)).toBe(true);
+    expect(w.state.tokenCalls).toBe(2);
+    expect(w.state.apiCalls).toBe(100);
+  });
+
+  it('never loops: a second 401 is returned with its reason in lastError', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    w.fetch.mockImplementation(async (input: RequestInfo | URL, init: RequestInit = {}) => {
+      const url = String(input);
+      if (url.endsWith('/token')) {
+        w.state.tokenCalls += 1;
+        return w.json(200, { accessToken: `at-${++w.state.issued}`, tokenType: 'Bearer', expiresIn: 300, expiresAt: 0, scope: '', user: { sub: 'alice' } });
+      }
+      w.state.apiCalls += 1;
+      void init;
+      return w.json(401, { error: 'invalid_token', error_description: 'audience mismatch' }, { 'www-authenticate': 'Bearer error="invalid_token", error_description="audience mismatch"' });
+    });
+    const response = await w.client.fetch('https://api.example/notes');
+    expect(response.status).toBe(401);
+    expect(w.state.apiCalls).toBe(2);
+    expect(w.client.getSnapshot().lastError).toMatchObject({ code: 'invalid_token', message: 'audience mismatch' });
+  });
+
+  it('does not retry a request whose body is a stream', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    w.state.issued += 1;
+    const body = new ReadableStream({ start: (c) => c.close() });
+    const response = await w.client.fetch('https://api.example/upload', { method: 'POST', body, duplex: 'half' } as RequestInit);
+    expect(response.status).toBe(401);
+    expect(w.state.apiCalls).toBe(1);
+  });
+
+  it.each(['login_required', 'session_expired', 'session_revoked'])('moves to unauthenticated with reason %s and calls onSessionEnded once', async (code) => {
+    const w = world();
+    w.state.tokenAnswer = () => w.json(401, { error: code, error_description: 'ended' });
+    const ended = vi.fn();
+    w.client.on('sessionEnded', ended);
+    w.client.mount();
+    await settle();
+    expect(w.client.getSnapshot()).toMatchObject({ status: 'unauthenticated', reason: code, token: undefined });
+    expect(w.onSessionEnded).toHaveBeenCalledTimes(1);
+    expect(w.onSessionEnded).toHaveBeenCalledWith(code);
+    expect(ended).toHaveBeenCalledTimes(1);
+    await expect(w.client.getAccessToken()).rejects.toMatchObject({ code });
+  });
+
+  it.each([
+    ['a network error', () => Promise.reject(new TypeError('Failed to fetch'))],
+    ['503 upstream_unavailable', () => new Response('{"error":"upstream_unavailable","error_description":"down"}', { status: 503, headers: { 'retry-after': '7' } })],
+    ['429 rate_limited', () => new Response('{"error":"rate_limited","error_description":"slow down"}', { status: 429, headers: { 'retry-after': '7' } })],
+  ])('stays authenticated with lastError on %s, keeps the token, and retries later', async (_name, answer) => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    w.state.tokenAnswer = answer as () => Response;
+    vi.setSystemTime(1_000_000 + 250_000);
+    await w.client.refresh('timer');
+    expect(w.client.getSnapshot()).toMatchObject({ status: 'authenticated', token: { value: 'at-1' } });
+    expect(w.client.getSnapshot().lastError).toBeDefined();
+    expect(await w.client.getAccessToken()).toBe('at-1');
+    const calls = w.state.tokenCalls;
+    w.state.tokenAnswer = undefined;
+    await vi.advanceTimersByTimeAsync(8_000);
+    expect(w.state.tokenCalls).toBeGreaterThan(calls);
+    expect(w.client.getSnapshot()).toMatchObject({ status: 'authenticated', lastError: undefined });
+  });
+
+  it('honours Retry-After before trying again', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    w.state.tokenAnswer = () => new Response('{"error":"upstream_unavailable","error_description":"down"}', { status: 503, headers: { 'retry-after': '30' } });
+    await w.client.refresh('timer');
+    const calls = w.state.tokenCalls;
+    await vi.advanceTimersByTimeAsync(29_000);
+    expect(w.state.tokenCalls).toBe(calls);
+    await vi.advanceTimersByTimeAsync(1_500);
+    expect(w.state.tokenCalls).toBe(calls + 1);
+  });
+
+  it('logout() tells the BFF, drops the token and ends the session as logged_out', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    await w.client.logout({ endProviderSession: true });
+    expect(w.client.getSnapshot()).toMatchObject({ status: 'unauthenticated', reason: 'logged_out', token: undefined });
+    expect(w.navigate).toHaveBeenCalledWith('https://idp.example/end');
+  });
+
+  it('login() sends the browser to /login with the current path as returnTo', () => {
+    const w = world();
+    w.client.login();
+    expect(w.navigate).toHaveBeenCalledWith('/api/auth/login?returnTo=%2Fhere%3Fx%3D1');
+  });
+
+  it('detaches timers and triggers on the last unmount', async () => {
+    const w = world();
+    const a = w.client.mount();
+    const b = w.client.mount();
+    await settle();
+    a();
+    b();
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(w.state.tokenCalls).toBe(1);
+  });
+});
+
+describe('TriggerManager', () => {
+  it('attaches on the first subscriber and detaches on the last', () => {
+    const cleanup = vi.fn();
+    const setup = vi.fn(() => cleanup);
+    const m = new TriggerManager(setup);
+    const u1 = m.subscribe(() => {});
+    const u2 = m.subscribe(() => {});
+    expect(setup).toHaveBeenCalledTimes(1);
+    u1();
+    expect(cleanup).not.toHaveBeenCalled();
+    u2();
+    expect(cleanup).toHaveBeenCalledTimes(1);
+  });
+});
