@@ -1,0 +1,11 @@
+export { AuthProvider, type AuthProviderProps } from './AuthProvider.js';
+export { useAuthClient } from './context.js';
+export { useAccessToken, useAuth, type UseAuthResult } from './useAuth.js';
+export {
+  useAuthedMutation,
+  useAuthedQuery,
+  type AuthedContext,
+  type UseAuthedMutationOptions,
+  type UseAuthedQueryOptions,
+} from './queries.js';
+export { AuthClient, AuthClientError, type AuthSnapshot, type AuthStatus } from '@latchkey/client';

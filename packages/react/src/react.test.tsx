@@ -1,0 +1,132 @@
+import { act, cleanup, render, screen, waitFor } from '@testing-library/react';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { AuthClient, TriggerManager } from '@latchkey/client';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AuthProvider, useAccessToken, useAuth, useAuthedMutation, useAuthedQuery } from './index.js';
+
+afterEach(cleanup);
+
+function fakeBff() {
+  const calls = { token: 0, notes: 0 };
+  let signedIn = true;
+  let user = 'alice';
+  const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+  const fetch = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
+    const url = String(input);
+    if (url.endsWith('/token')) {
+      calls.token += 1;
+      if (!signedIn) return json(401, { error: 'session_expired', error_description: 'Session over' });
+      return json(200, { accessToken: `at-${user}-${calls.token}`, tokenType: 'Bearer', expiresIn: 300, expiresAt: 0, scope: '', user: { sub: user, name: user } });
+    }
+    if (url.endsWith('/logout')) return json(200, {});
+    calls.notes += 1;
+    const auth = new Headers(init.headers).get('authorization') ?? '';
+    return json(200, [{ id: 1, owner: auth.split('-')[1], method: init.method ?? 'GET' }]);
+  });
+  const client = new AuthClient({ fetch, triggers: new TriggerManager(() => undefined), navigate: vi.fn(), currentPath: () => '/' });
+  return {
+    client,
+    calls,
+    signOutUpstream: () => (signedIn = false),
+    switchUser: (u: string) => (user = u),
+  };
+}
+
+function Notes() {
+  const { status, user } = useAuth();
+  const { token } = useAccessToken();
+  const notes = useAuthedQuery({
+    queryKey: ['notes'],
+    queryFn: ({ fetch, signal }) => fetch('/api/notes', { signal }).then((r) => r.json() as Promise<{ owner: string }[]>),
+  });
+  return (
+    <div>
+      <span data-testid="status">{status}</span>
+      <span data-testid="user">{user?.sub ?? '-'}</span>
+      <span data-testid="has-token">{token ? 'yes' : 'no'}</span>
+      <span data-testid="notes">{notes.data ? notes.data.map((n) => n.owner).join(',') : notes.fetchStatus}</span>
+    </div>
+  );
+}
+
+function renderApp(bff: ReturnType<typeof fakeBff>, queryClient = new QueryClient()) {
+  render(
+    <AuthProvider client={bff.client}>
+      <QueryClientProvider client={queryClient}>
+        <Notes />
+      </QueryClientProvider>
+    </AuthProvider>,
+  );
+  return queryClient;
+}
+
+describe('<AuthProvider> + useAuth + useAuthedQuery', () => {
+  it('shows loading, then the user, and runs the query only once authenticated', async () => {
+    const bff = fakeBff();
+    renderApp(bff);
+    expect(screen.getByTestId('status').textContent).toBe('loading');
+    expect(screen.getByTestId('notes').textContent).toBe('idle');
+    await waitFor(() => expect(screen.getByTestId('notes').textContent).toBe('alice'));
+    expect(screen.getByTestId('status').textContent).toBe('authenticated');
+    expect(screen.getByTestId('user').textContent).toBe('alice');
+    expect(screen.getByTestId('has-token').textContent).toBe('yes');
+    expect(bff.calls.notes).toBe(1);
+  });
+
+  it('never runs the query when the session is over, and says why', async () => {
+    const bff = fakeBff();
+    bff.signOutUpstream();
+    renderApp(bff);
+    await waitFor(() => expect(screen.getByTestId('status').textContent).toBe('unauthenticated'));
+    expect(bff.client.getSnapshot().reason).toBe('session_expired');
+    expect(bff.calls.notes).toBe(0);
+  });
+
+  it('removes authed queries from the cache on sign-out, so the next user never sees them', async () => {
+    const bff = fakeBff();
+    const queryClient = renderApp(bff);
+    await waitFor(() => expect(screen.getByTestId('notes').textContent).toBe('alice'));
+    expect(queryClient.getQueryData(['notes'])).toBeDefined();
+    await act(() => bff.client.logout());
+    expect(screen.getByTestId('status').textContent).toBe('unauthenticated');
+    expect(queryClient.getQueryData(['notes'])).toBeUndefined();
+    expect(screen.getByTestId('has-token').textContent).toBe('no');
+  });
+
+  it('removes authed queries when a refresh reveals another user', async () => {
+    const bff = fakeBff();
+    const queryClient = renderApp(bff);
+    await waitFor(() => expect(screen.getByTestId('notes').textContent).toBe('alice'));
+    const removed = vi.spyOn(queryClient, 'removeQueries');
+    bff.switchUser('bob');
+    await act(() => bff.client.refresh('manual'));
+    expect(removed).toHaveBeenCalled();
+    await waitFor(() => expect(screen.getByTestId('user').textContent).toBe('bob'));
+  });
+
+  it('useAuthedMutation hands the authed fetch to the mutation function', async () => {
+    const bff = fakeBff();
+    let result: unknown;
+    function Poster() {
+      const m = useAuthedMutation({ mutationFn: (text: string, { fetch }) => fetch('/api/notes', { method: 'POST', body: text }).then((r) => r.json()) });
+      const { status } = useAuth();
+      return <button onClick={() => m.mutateAsync('hi').then((r) => (result = r))}>{status}</button>;
+    }
+    render(
+      <AuthProvider client={bff.client}>
+        <QueryClientProvider client={new QueryClient()}>
+          <Poster />
+        </QueryClientProvider>
+      </AuthProvider>,
+    );
+    await waitFor(() => expect(screen.getByRole('button').textContent).toBe('authenticated'));
+    await act(async () => screen.getByRole('button').click());
+    await waitFor(() => expect(result).toEqual([{ id: 1, owner: 'alice', method: 'POST' }]));
+  });
+
+  it('throws a clear error when a hook is used outside <AuthProvider>', () => {
+    const spy = vi.spyOn(console, 'error').mockImplementation(() => {});
+    expect(() => render(<Notes />)).toThrow(/wrap your app in <AuthProvider>/);
+    spy.mockRestore();
+  });
+});
