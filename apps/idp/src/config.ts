@@ -82,7 +82,9 @@ export function idpConfiguration(options: IdpOptions): Configuration {
         enabled: true,
         logoutSource: async (ctx, form) => {
           // Sign out at once: the app already asked, a second confirmation adds nothing here.
-          ctx.body = `<!doctype html><html><body>${form}<script>document.forms[0].submit()</script></body></html>`;
+          // logout=yes ends the whole provider session, not just this client's part of it.
+          const full = form.replace('</form>', '<input type="hidden" name="logout" value="yes"/></form>');
+          ctx.body = `<!doctype html><html><head><title>Signing out</title></head><body>${full}<script>document.forms[0].submit()</script></body></html>`;
         },
       },
       resourceIndicators: {

@@ -34,7 +34,7 @@ describe('the code flow against the real dev provider', () => {
     const body = await response.json();
     expect(body).toMatchObject({ tokenType: 'Bearer', user: { sub: 'bob', name: 'Bob Builder' } });
     expect(body.expiresIn).toBeGreaterThan(50);
-    expect(decodeJwt(body.accessToken)).toMatchObject({ sub: 'bob', aud: 'urn:latchkey:demo-api' });
+    expect(decodeJwt(body.accessToken)).toMatchObject({ sub: 'bob', aud: 'urn:latchkey:demo-api', scope: 'notes:read' });
     expect(h.idp.stats().grants.refresh_token).toBe(before);
   });
 

@@ -48,6 +48,7 @@ export async function startHarness(idpOptions: StartIdpOptions = {}, bffOptions:
     appOrigin: APP,
     cookieSecret: SECRET,
     allowInsecureHttp: true,
+    scope: 'openid profile email offline_access notes:read',
     onEvent: (e) => events.push(e),
     ...bffOptions,
   });
