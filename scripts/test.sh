@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the tests need (pnpm, packages, Chromium, Redis) and runs every suite:
+# type checks, unit and integration tests (vitest) and browser tests (Playwright).
+# Ends with one line "N passed, M failed" over all suites.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/bootstrap.sh --system || exit 1
+export PATH="$PWD/.tools/node_modules/.bin:$PATH"
+
+rm -rf test-results && mkdir -p test-results
+status=0
+
+say "type checks"
+pnpm -s turbo run typecheck --output-logs=errors-only || status=1
+
+say "unit and integration tests"
+pnpm -s vitest run --reporter=default --reporter=json --outputFile.json=test-results/unit.json || status=1
+
+say "browser tests (Chromium)"
+pnpm -s playwright test -c e2e/playwright.config.ts || status=1
+
+node scripts/summary.mjs test-results/unit.json test-results/e2e.json || status=1
+exit $status
