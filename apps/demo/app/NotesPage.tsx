@@ -62,7 +62,7 @@ export function NotesPage() {
             {notes.data?.notes.map((n) => <li key={n.id}>{n.text}</li>)}
           </ul>
           <p>
-            Loaded <span data-testid="notes-loads">{loads}</span> times; last at{' '}
+            Loads so far: <span data-testid="notes-loads">{loads}</span> · last served at{' '}
             <span data-testid="notes-served-at">{notes.data?.servedAt ?? '-'}</span>
           </p>
         </>

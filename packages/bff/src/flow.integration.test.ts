@@ -108,3 +108,37 @@ describe('the code flow against the real dev provider', () => {
     expect(sessionCookieFrom(callback)).toBeUndefined();
   });
 });
+
+describe('sealing keys', () => {
+  it('keeps sessions sealed with the old key alive after the key rotates, and seals new cookies with the new key', async () => {
+    const cookie = await h.signIn('alice');
+    const { createBff } = await import('./createBff.js');
+    const { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } = await import('@latchkey/idp');
+    const { SECRET, APP } = await import('./test/harness.js');
+    const newSecret = 'the-next-cookie-secret-0123456789-abcdefghijklmnop';
+    const rotated = createBff({
+      issuer: h.idp.issuer,
+      clientId: DEMO_CLIENT_ID,
+      clientSecret: DEMO_CLIENT_SECRET,
+      appOrigin: APP,
+      cookieSecret: { 2: newSecret, 1: SECRET },
+      allowInsecureHttp: true,
+    });
+    const oldOnly = createBff({ issuer: h.idp.issuer, clientId: DEMO_CLIENT_ID, clientSecret: DEMO_CLIENT_SECRET, appOrigin: APP, cookieSecret: SECRET, allowInsecureHttp: true });
+    expect(await rotated.getSession(`__Host-latchkey=${cookie}`)).toMatchObject({ sub: 'alice' });
+    const post = (bff: typeof rotated, c: string) =>
+      bff.handle(
+        new Request(`${APP}/api/auth/token`, {
+          method: 'POST',
+          body: JSON.stringify({ minValidity: 3600 }),
+          headers: { 'content-type': 'application/json', 'x-latchkey': '1', 'sec-fetch-site': 'same-origin', cookie: `__Host-latchkey=${c}` },
+        }),
+      );
+    const response = await post(rotated, cookie);
+    expect(response.status).toBe(200);
+    const resealed = sessionCookieFrom(response)!;
+    // Sealed with key 2 now: a BFF that only knows key 1 cannot open it.
+    expect(await rotated.getSession(`__Host-latchkey=${resealed}`)).toMatchObject({ sub: 'alice' });
+    expect(await oldOnly.getSession(`__Host-latchkey=${resealed}`)).toBeUndefined();
+  });
+});
