@@ -81,8 +81,9 @@ export function resolveConfig(config: BffConfig): ResolvedConfig {
   const issuer = parseUrl('issuer', required('issuer'));
   const clientId = required('clientId');
   const clientSecret = required('clientSecret');
-  const appOriginUrl = parseUrl('appOrigin', required('appOrigin'));
-  if (appOriginUrl.origin !== required('appOrigin').replace(/\/$/, '')) {
+  const appOriginRaw = required('appOrigin');
+  const appOriginUrl = parseUrl('appOrigin', appOriginRaw);
+  if (appOriginUrl.origin !== appOriginRaw.replace(/\/$/, '')) {
     throw new ConfigurationError(`"appOrigin" must be an origin only (scheme://host[:port]), got "${config.appOrigin}".`);
   }
   const allowInsecureHttp = config.allowInsecureHttp === true;

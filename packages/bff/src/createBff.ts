@@ -38,8 +38,8 @@ export function createBff(options: BffConfig): Bff {
   const sessionCookie = (value: string, session: SessionData) =>
     serializeCookie(config.cookieName, value, { maxAge: tokens.remainingLifetime(session), sameSite: 'Strict' });
 
-  async function readSession(request: Request): Promise<{ session?: SessionData; present: boolean }> {
-    const raw = readCookie(request.headers.get('cookie'), config.cookieName);
+  async function readSession(cookieHeader: string | null): Promise<{ session?: SessionData; present: boolean }> {
+    const raw = readCookie(cookieHeader, config.cookieName);
     if (!raw) return { present: false };
     const session = await sealer.unseal(raw, isSessionData);
     return session ? { session, present: true } : { present: true };
@@ -106,7 +106,7 @@ export function createBff(options: BffConfig): Bff {
       );
     }
     // Signing in over an existing session ends the old family: no session fixation, no orphan grant.
-    const previous = await readSession(request);
+    const previous = await readSession(request.headers.get('cookie'));
     if (previous.session) await tokens.revokeFamily(previous.session);
 
     const session: SessionData = {
@@ -130,7 +130,7 @@ export function createBff(options: BffConfig): Bff {
     if (typeof minValidity !== 'number' || !Number.isFinite(minValidity) || minValidity < 0 || minValidity > 86_400) {
       throw new BffError('invalid_request', 400, `minValidity must be a number of seconds from 0 to 86400, got ${JSON.stringify(body.minValidity)}.`);
     }
-    const { session, present } = await readSession(request);
+    const { session, present } = await readSession(request.headers.get('cookie'));
     if (!session) {
       const error = new BffError('login_required', 401, present ? 'The session cookie could not be read. Sign in again.' : 'Not signed in.');
       return withClearedCookie(error.toResponse(), present);
@@ -152,7 +152,7 @@ export function createBff(options: BffConfig): Bff {
 
   async function logout(request: Request): Promise<Response> {
     await readJsonBody(request);
-    const { session } = await readSession(request);
+    const { session } = await readSession(request.headers.get('cookie'));
     if (session) {
       await tokens.revokeFamily(session);
       config.onEvent({ type: 'logged_out', familyId: session.fid });
@@ -162,7 +162,7 @@ export function createBff(options: BffConfig): Bff {
   }
 
   async function session(request: Request): Promise<Response> {
-    const { session } = await readSession(request);
+    const { session } = await readSession(request.headers.get('cookie'));
     const live = session && !(await liveSession(session));
     const body: SessionResponseBody = live ? { authenticated: true, user: session.user } : { authenticated: false };
     return json(200, body);
@@ -209,8 +209,8 @@ export function createBff(options: BffConfig): Bff {
   }
 
   async function getSession(cookieHeader: string | null): Promise<SessionUser | undefined> {
-    const raw = readCookie(cookieHeader, config.cookieName);
-    const session = await sealer.unseal(raw, isSessionData);
+    // Read-only on purpose: rendering a page never revokes anything upstream.
+    const { session } = await readSession(cookieHeader);
     if (!session || (await tokens.isRevoked(session.fid)) || tokens.remainingLifetime(session) <= 0) return undefined;
     return session.user;
   }

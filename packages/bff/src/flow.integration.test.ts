@@ -71,10 +71,27 @@ describe('the code flow against the real dev provider', () => {
     const cookie = await h.signIn('alice');
     const rotated = sessionCookieFrom(await h.token(cookie, { minValidity: 3600 }));
     const before = h.idp.stats().grants.refresh_token;
+    const healsBefore = h.events.filter((e) => e.type === 'cookie_healed').length;
     const stale = await h.token(cookie);
     expect(stale.status).toBe(200);
     expect(sessionCookieFrom(stale)).toBe(rotated);
     expect(h.idp.stats().grants.refresh_token).toBe(before);
+    expect(h.events.filter((e) => e.type === 'cookie_healed').length).toBe(healsBefore + 1);
+  });
+
+  it('heals a stale cookie and then refreshes with the newer refresh token when more validity is asked for', async () => {
+    const cookie = await h.signIn('alice');
+    const rotated = sessionCookieFrom(await h.token(cookie, { minValidity: 3600 }));
+    const before = h.idp.stats();
+    const healsBefore = h.events.filter((e) => e.type === 'cookie_healed').length;
+    const stale = await h.token(cookie, { minValidity: 3600 });
+    expect(stale.status).toBe(200);
+    const healed = sessionCookieFrom(stale);
+    expect(healed).toBeDefined();
+    expect(healed).not.toBe(rotated);
+    expect(h.idp.stats().grants.refresh_token).toBe(before.grants.refresh_token + 1);
+    expect(h.idp.stats().reuseDetected).toBe(before.reuseDetected);
+    expect(h.events.filter((e) => e.type === 'cookie_healed').length).toBe(healsBefore + 1);
   });
 
   it('logout revokes the grant at the provider, clears the cookie, and the cookie then gets 401', async () => {

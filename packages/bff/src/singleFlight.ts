@@ -13,9 +13,4 @@ export class SingleFlight<T> {
     this.#flights.set(key, flight);
     return flight;
   }
-
-  /** How many runs are under way (for tests and metrics). */
-  get size(): number {
-    return this.#flights.size;
-  }
 }

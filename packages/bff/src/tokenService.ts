@@ -91,7 +91,7 @@ export class TokenService {
       this.#config.onEvent({ type: 'token_served_from_cache', familyId: presented.fid });
       return this.#outcome(resolved.session, cached, resolved.cookie);
     }
-    return this.#flights.run(presented.fid, () => this.#refresh(presented));
+    return this.#flights.run(presented.fid, () => this.#refresh(resolved.session));
   }
 
   /**
@@ -118,10 +118,10 @@ export class TokenService {
     return cached && cached.v === session.v && cached.exp > this.#config.now() ? cached : undefined;
   }
 
-  async #refresh(presented: SessionData): Promise<TokenOutcome> {
+  async #refresh(current: SessionData): Promise<TokenOutcome> {
     // Re-read inside the flight: another request may have rotated while this one waited.
-    const { session, cookie } = await this.#resolveCurrent(presented);
-    if (session.v !== presented.v) {
+    const { session, cookie } = await this.#resolveCurrent(current);
+    if (session.v !== current.v) {
       const cached = await this.#cached(session);
       if (cached) return this.#outcome(session, cached, cookie);
     }
