@@ -10,12 +10,13 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("Latchkey needs Node >= 20.19, this is "+process.version); process.exit(1) }'
 
+# A pnpm installed into the checkout by an earlier run (no rights for a global install).
+export PATH="$PWD/.tools/node_modules/.bin:$PATH"
 if ! command -v pnpm >/dev/null 2>&1; then
   say "installing pnpm ${PNPM_VERSION}"
   if ! npm install -g "pnpm@${PNPM_VERSION}" >/dev/null 2>&1; then
     # No rights to install globally: keep it inside the checkout instead.
     npm install --no-save --prefix .tools "pnpm@${PNPM_VERSION}" >/dev/null
-    export PATH="$PWD/.tools/node_modules/.bin:$PATH"
   fi
 fi
 

@@ -3,7 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
-export PATH="$PWD/.tools/node_modules/.bin:$PATH"
 
 APP_PORT="${PORT:-3000}"
 IDP_PORT="${IDP_PORT:-4000}"

@@ -5,7 +5,6 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh --system || exit 1
-export PATH="$PWD/.tools/node_modules/.bin:$PATH"
 
 rm -rf test-results && mkdir -p test-results
 status=0

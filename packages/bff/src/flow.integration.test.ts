@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
-import { sessionCookieFrom, startHarness, type Harness } from './test/harness.js';
+import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '@latchkey/idp';
+import { createBff } from './createBff.js';
+import { APP, SECRET, sessionCookieFrom, startHarness, type Harness } from './test/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -129,9 +131,6 @@ describe('the code flow against the real dev provider', () => {
 describe('sealing keys', () => {
   it('keeps sessions sealed with the old key alive after the key rotates, and seals new cookies with the new key', async () => {
     const cookie = await h.signIn('alice');
-    const { createBff } = await import('./createBff.js');
-    const { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } = await import('@latchkey/idp');
-    const { SECRET, APP } = await import('./test/harness.js');
     const newSecret = 'the-next-cookie-secret-0123456789-abcdefghijklmnop';
     const rotated = createBff({
       issuer: h.idp.issuer,

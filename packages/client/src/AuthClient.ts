@@ -188,7 +188,8 @@ export class AuthClient {
    */
   fetch = async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
     const replay = input instanceof Request && !input.bodyUsed ? input.clone() : undefined;
-    const canRetry = input instanceof Request ? replay !== undefined && !(init.body instanceof ReadableStream) : !(init.body instanceof ReadableStream);
+    // A stream body is gone once sent; a Request is replayed from its clone.
+    const canRetry = !(init.body instanceof ReadableStream) && (!(input instanceof Request) || replay !== undefined);
     const token = await this.getAccessToken();
     const response = await this.#send(input, init, token);
     if (response.status !== 401 || !canRetry) return response;
