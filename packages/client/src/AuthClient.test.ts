@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { RefreshPolicy } from '@latchkey/core';
 import { AuthClient } from './AuthClient.js';
 import { TriggerManager } from './triggerManager.js';
 
 /** A fake BFF + API: issues numbered tokens, and the API accepts only the newest one. */
-function world(options: { lifetime?: number } = {}) {
+function world(options: { lifetime?: number; policy?: RefreshPolicy } = {}) {
   const lifetime = options.lifetime ?? 300;
   const state = { issued: 0, tokenCalls: 0, apiCalls: 0, tokenAnswer: undefined as undefined | (() => Response), bodies: [] as unknown[] };
   const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
@@ -35,8 +36,24 @@ function world(options: { lifetime?: number } = {}) {
   });
   const navigate = vi.fn();
   const onSessionEnded = vi.fn();
-  const client = new AuthClient({ fetch, triggers, navigate, onSessionEnded, currentPath: () => '/here?x=1' });
-  return { client, state, fetch, fire: (s: string) => fire(s), navigate, onSessionEnded, json };
+  let act: (source: string) => void = () => {};
+  const activity = new TriggerManager((trigger) => {
+    act = trigger;
+  });
+  const net = { online: true };
+  const client = new AuthClient({
+    fetch,
+    triggers,
+    activity,
+    navigate,
+    onSessionEnded,
+    currentPath: () => '/here?x=1',
+    isOnline: () => net.online,
+    locks: null,
+    channel: null,
+    policy: options.policy,
+  });
+  return { client, state, fetch, fire: (s: string) => fire(s), input: () => act('activity'), net, navigate, onSessionEnded, json };
 }
 
 const settle = () => vi.advanceTimersByTimeAsync(0);
@@ -76,7 +93,8 @@ describe('AuthClient', () => {
     expect(w.state.tokenCalls).toBe(2);
     expect(w.client.getSnapshot().token!.value).toBe('at-2');
     // It asks for more validity than the due threshold, so the BFF cannot hand back the due token.
-    expect(w.state.bodies[1]).toEqual({ minValidity: 61 });
+    // A timer refresh is not a person at the page: the idle timeout must not be extended by it.
+    expect(w.state.bodies[1]).toEqual({ active: false, minValidity: 61 });
   });
 
   it('refreshes at once when the tab becomes visible after sleeping past expiry', async () => {
@@ -254,3 +272,150 @@ describe('TriggerManager', () => {
     expect(cleanup).toHaveBeenCalledTimes(1);
   });
 });
+
+describe('AuthClient lifecycle', () => {
+  it('a tab woken after sleeping past expiry refreshes before its first request goes out', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    vi.setSystemTime(Date.now() + 2 * 3_600_000); // the laptop slept; no timer fired
+    const response = await w.client.fetch('/api/notes');
+    expect(response.status).toBe(200);
+    const urls = w.fetch.mock.calls.map(([input]) => String(input));
+    expect(urls).toEqual(['/api/auth/token', '/api/auth/token', '/api/notes']);
+    expect(w.state.apiCalls).toBe(1); // no 401 on the way
+  });
+
+  it('a request made while a focus refresh is under way waits for it instead of racing it', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    vi.setSystemTime(Date.now() + 250_000); // due, not expired: the old token would still be sent
+    w.fire('focus');
+    const response = await w.client.fetch('/api/notes');
+    expect(response.status).toBe(200);
+    expect(w.state.tokenCalls).toBe(2);
+    expect(w.state.apiCalls).toBe(1);
+  });
+
+  it('offline, it keeps the token and waits for `online` instead of retrying on a timer', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    w.net.online = false;
+    w.state.tokenAnswer = () => Promise.reject(new TypeError('Failed to fetch')) as never;
+    vi.setSystemTime(Date.now() + 250_000);
+    await w.client.refresh('timer');
+    const calls = w.state.tokenCalls;
+    await vi.advanceTimersByTimeAsync(10 * 60_000); // long past expiry, still offline
+    expect(w.state.tokenCalls).toBe(calls);
+    expect(w.client.getSnapshot()).toMatchObject({ status: 'authenticated', lastError: { code: 'network_error' } });
+    w.net.online = true;
+    w.state.tokenAnswer = undefined;
+    w.fire('online');
+    await settle();
+    expect(w.client.getSnapshot()).toMatchObject({ status: 'authenticated', token: { value: 'at-2' }, lastError: undefined });
+  });
+
+  it('backs off exponentially with jitter while the BFF keeps answering 503', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    vi.spyOn(Math, 'random').mockReturnValue(0.999);
+    w.state.tokenAnswer = () => new Response('{"error":"upstream_unavailable","error_description":"down"}', { status: 503 });
+    const attempts: number[] = [];
+    w.client.on('refreshFailed', () => attempts.push(Date.now()));
+    await w.client.refresh('manual');
+    await vi.advanceTimersByTimeAsync(40_000);
+    const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
+    // Full jitter tops at 1, 2, 4, 8, 16 s: each wait about twice the one before.
+    expect(gaps.slice(0, 4).map((g) => Math.round(g / 1000))).toEqual([1, 2, 4, 8]);
+    vi.mocked(Math.random).mockRestore();
+  });
+
+  it('reports user activity to the BFF once, and timer refreshes as inactive', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    expect(w.state.bodies[0]).toEqual({ active: true }); // opening the page counts
+    await w.client.refresh('manual');
+    expect(w.state.bodies[1]).toMatchObject({ active: false });
+    w.input();
+    await w.client.refresh('manual');
+    expect(w.state.bodies[2]).toMatchObject({ active: true });
+  });
+
+  describe('ensureFresh()', () => {
+    it('returns the token in memory when it has long enough left', async () => {
+      const w = world();
+      w.client.mount();
+      await settle();
+      expect(await w.client.ensureFresh(120)).toBe('at-1');
+      expect(w.state.tokenCalls).toBe(1);
+    });
+
+    it('refreshes first, asking the BFF for that validity, when the token has less left', async () => {
+      const w = world();
+      w.client.mount();
+      await settle();
+      vi.setSystemTime(Date.now() + 200_000); // 100 s left, not yet due
+      expect(await w.client.ensureFresh(150)).toBe('at-2');
+      expect(w.state.bodies[1]).toMatchObject({ minValidity: 150 });
+    });
+
+    it("says plainly when the provider's tokens live shorter than asked", async () => {
+      const w = world();
+      w.client.mount();
+      await settle();
+      const error = await w.client.ensureFresh(900).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'insufficient_lifetime' });
+      expect(String((error as Error).message)).toMatch(/valid for 900 s was asked for, but the provider issues tokens that live 300 s/);
+    });
+
+    it('rejects with the reason when signed out', async () => {
+      const w = world();
+      w.client.mount();
+      await settle();
+      await w.client.logout();
+      await expect(w.client.ensureFresh(60)).rejects.toMatchObject({ code: 'logged_out' });
+    });
+  });
+
+  describe('events', () => {
+    it('fire once each, with typed payloads, until unsubscribed', async () => {
+      const w = world();
+      const refreshed = vi.fn();
+      const failed = vi.fn();
+      const ended = vi.fn();
+      const off = w.client.on('tokenRefreshed', refreshed);
+      w.client.on('refreshFailed', failed);
+      w.client.on('sessionEnded', ended);
+      w.client.mount();
+      await settle();
+      expect(refreshed).toHaveBeenCalledTimes(1);
+      expect(refreshed.mock.calls[0]![0]).toMatchObject({ trigger: 'initial', token: { value: 'at-1' } });
+      off();
+      await w.client.refresh('manual');
+      expect(refreshed).toHaveBeenCalledTimes(1);
+      w.state.tokenAnswer = () => new Response('{"error":"session_expired","error_description":"over"}', { status: 401 });
+      await w.client.refresh('manual');
+      await w.client.refresh('manual'); // already ended: no second sessionEnded
+      expect(failed).toHaveBeenCalledTimes(2);
+      expect(failed.mock.calls[0]![0]).toMatchObject({ trigger: 'manual', error: { code: 'session_expired' } });
+      expect(ended).toHaveBeenCalledTimes(1);
+      expect(ended).toHaveBeenCalledWith({ reason: 'session_expired' });
+      expect(w.onSessionEnded).toHaveBeenCalledTimes(1);
+    });
+  });
+
+  it('follows a configured policy', async () => {
+    const w = world({ policy: { minRemainingSeconds: 10, minRemainingRatio: 0.1, maxRemainingRatio: 0.5 } });
+    w.client.mount();
+    await settle();
+    await vi.advanceTimersByTimeAsync(269_000); // due at 300 - max(10, 30) = 270 s
+    expect(w.state.tokenCalls).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(w.state.tokenCalls).toBe(2);
+  });
+});
+

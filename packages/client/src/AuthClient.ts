@@ -2,7 +2,6 @@ import {
   CSRF_HEADER,
   DEFAULT_REFRESH_POLICY,
   classifyResponse,
-  isErrorBody,
   isTerminalCode,
   refreshDueAt,
   refreshLeadSeconds,
@@ -12,20 +11,15 @@ import {
   type RefreshPolicy,
   type SessionUser,
   type SignedOutReason,
+  type TokenRequestBody,
   type TokenResponseBody,
 } from '@latchkey/core';
 import { AuthClientError } from './errors.js';
-import { TriggerManager } from './triggerManager.js';
+import { browserChannel, browserLocks, type AccessToken, type TabChannel, type TabLocks, type TabMessage } from './tabs.js';
+import { TriggerManager, browserActivity } from './triggerManager.js';
 
+export type { AccessToken } from './tabs.js';
 export type AuthStatus = 'loading' | 'authenticated' | 'unauthenticated';
-
-/** An access token as the client holds it; `expiresAt` is on the local clock (ms). */
-export interface AccessToken {
-  value: string;
-  receivedAt: number;
-  expiresAt: number;
-  scope: string;
-}
 
 /** What the UI renders from; a new object only when something changed. */
 export interface AuthSnapshot {
@@ -39,8 +33,10 @@ export interface AuthSnapshot {
   reason: SignedOutReason | undefined;
 }
 
+/** Payloads of the events `on()` subscribes to. `trigger` says what started the refresh. */
 export interface AuthEvents {
-  tokenRefreshed: { token: AccessToken; trigger: string };
+  /** A new token is in memory: from the BFF, or (`fromTab`) broadcast by the tab that refreshed. */
+  tokenRefreshed: { token: AccessToken; trigger: string; fromTab?: string };
   sessionEnded: { reason: SignedOutReason };
   refreshFailed: { error: AuthClientError; trigger: string };
 }
@@ -50,7 +46,7 @@ export interface AuthClientOptions {
   baseUrl?: string;
   /** When a refresh is due (default: max(60 s, 20 %) before expiry, capped at half the lifetime). */
   policy?: RefreshPolicy;
-  /** Called once when the session ends (terminal answer or logout). */
+  /** Called once when the session ends (terminal answer, sign-out, or either in another tab). */
   onSessionEnded?: (reason: SignedOutReason) => void;
   fetch?: typeof fetch;
   now?: () => number;
@@ -58,56 +54,68 @@ export interface AuthClientOptions {
   clearTimeout?: (id: unknown) => void;
   /** Source of "check now" moments (default: visibility, focus, online, pageshow). */
   triggers?: TriggerManager;
+  /** Source of user activity for the BFF's idle timeout (default: pointer, keys, touch, wheel). */
+  activity?: TriggerManager;
+  /** Whether the browser thinks it is online (default `navigator.onLine`); offline, retries wait for `online`. */
+  isOnline?: () => boolean;
+  /** Web Locks for one refresh across tabs (default `navigator.locks`; `null` to turn off). */
+  locks?: TabLocks | null;
+  /** Opens the channel tabs share tokens and sign-outs on (default `BroadcastChannel`; `null` to turn off). */
+  channel?: ((name: string) => TabChannel | undefined) | null;
   /** Full-page navigation (default `location.assign`). */
   navigate?: (url: string) => void;
   /** The current in-app path for `login()`'s default returnTo. */
   currentPath?: () => string;
 }
 
-const MAX_TIMER_MS = 60 * 60 * 1000;
+const MAX_TIMER_MS = 3_600_000;
 const MAX_BACKOFF_MS = 60_000;
 
 /**
  * The browser's session manager: keeps the access token in this closure only, refreshes it
- * before expiry and when the tab comes back, one refresh at a time, and hands out a `fetch`
- * that attaches the token and retries once when an API says it expired.
+ * before expiry and when the tab comes back, one refresh at a time across all tabs, and hands
+ * out a `fetch` that attaches the token and retries once when an API says it expired.
  */
 export class AuthClient {
-  readonly #baseUrl: string;
-  readonly #policy: RefreshPolicy;
-  readonly #fetch: typeof fetch;
-  readonly #now: () => number;
-  readonly #setTimeout: (fn: () => void, ms: number) => unknown;
-  readonly #clearTimeout: (id: unknown) => void;
-  readonly #triggers: TriggerManager;
-  readonly #navigate: (url: string) => void;
-  readonly #currentPath: () => string;
-  readonly #onSessionEnded: ((reason: SignedOutReason) => void) | undefined;
+  /** This tab's id in cross-tab messages. */
+  readonly tabId = Math.random().toString(36).slice(2, 8);
+  /** The `BroadcastChannel` name tabs of this app share (devtools listen on it too). */
+  readonly channelName: string;
+  /** The options with browser defaults filled in. */
+  readonly #o: Required<Omit<AuthClientOptions, 'onSessionEnded' | 'locks' | 'channel'>> & AuthClientOptions;
   readonly #subscribers = new Set<() => void>();
-  readonly #events: { [K in keyof AuthEvents]: Set<(payload: AuthEvents[K]) => void> } = {
-    tokenRefreshed: new Set(),
-    sessionEnded: new Set(),
-    refreshFailed: new Set(),
-  };
+  readonly #events: { [K in keyof AuthEvents]?: Set<(payload: AuthEvents[K]) => void> } = {};
   #snapshot: AuthSnapshot = { status: 'loading', user: undefined, token: undefined, lastError: undefined, reason: undefined };
   #flight: Promise<void> | undefined;
   #timer: unknown;
   #mounts = 0;
-  #unsubscribeTriggers: (() => void) | undefined;
+  #detach: (() => void)[] = [];
+  #channel: TabChannel | undefined;
   #failures = 0;
   #started = false;
+  /** Opening the page counts as use; afterwards only input does. */
+  #active = true;
 
   constructor(options: AuthClientOptions = {}) {
-    this.#baseUrl = (options.baseUrl ?? '/api/auth').replace(/\/+$/, '');
-    this.#policy = options.policy ?? DEFAULT_REFRESH_POLICY;
-    this.#fetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
-    this.#now = options.now ?? (() => Date.now());
-    this.#setTimeout = options.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
-    this.#clearTimeout = options.clearTimeout ?? ((id) => globalThis.clearTimeout(id as ReturnType<typeof setTimeout>));
-    this.#triggers = options.triggers ?? new TriggerManager();
-    this.#navigate = options.navigate ?? ((url) => globalThis.location.assign(url));
-    this.#currentPath = options.currentPath ?? (() => `${globalThis.location.pathname}${globalThis.location.search}`);
-    this.#onSessionEnded = options.onSessionEnded;
+    const o = (this.#o = {
+      baseUrl: '/api/auth',
+      policy: DEFAULT_REFRESH_POLICY,
+      fetch: (...args) => globalThis.fetch(...args),
+      now: () => Date.now(),
+      setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
+      clearTimeout: (id) => globalThis.clearTimeout(id as number),
+      triggers: new TriggerManager(),
+      activity: new TriggerManager(browserActivity),
+      isOnline: () => globalThis.navigator?.onLine !== false,
+      locks: browserLocks(),
+      channel: browserChannel,
+      navigate: (url) => globalThis.location.assign(url),
+      currentPath: () => globalThis.location.pathname + globalThis.location.search,
+    });
+    // Only options actually given replace a default; `null` turns locks or the channel off.
+    for (const [key, value] of Object.entries(options)) if (value !== undefined) (o as Record<string, unknown>)[key] = value;
+    o.baseUrl = o.baseUrl.replace(/\/+$/, '');
+    this.channelName = `latchkey:${o.baseUrl}`;
   }
 
   /** Calls `listener` on every snapshot change until the returned function is called. */
@@ -121,33 +129,38 @@ export class AuthClient {
 
   /** Listens to one kind of event; returns the unsubscribe function. */
   on<K extends keyof AuthEvents>(type: K, listener: (payload: AuthEvents[K]) => void): () => void {
-    this.#events[type].add(listener);
-    return () => this.#events[type].delete(listener);
+    const set = (this.#events[type] ??= new Set() as never) as Set<(payload: AuthEvents[K]) => void>;
+    set.add(listener);
+    return () => set.delete(listener);
   }
 
   /**
-   * Starts the client: loads the session once, then attaches timers and triggers. Mounts are
-   * counted; the returned function unmounts, and the last unmount detaches everything.
+   * Starts the client: loads the session once, then attaches timers, triggers and the tab
+   * channel. Mounts are counted; the returned function unmounts, and the last unmount
+   * detaches everything.
    */
   mount(): () => void {
-    this.#mounts += 1;
-    if (this.#mounts === 1) {
-      this.#unsubscribeTriggers = this.#triggers.subscribe((source) => this.#onTrigger(source));
-      if (!this.#started) {
+    if (++this.#mounts === 1) {
+      const channel = (this.#channel = this.#o.channel?.(this.channelName));
+      if (channel) channel.onmessage = (event) => this.#onMessage(event.data);
+      this.#detach = [
+        this.#o.triggers.subscribe((source) => this.#onTrigger(source)),
+        this.#o.activity.subscribe(() => (this.#active = true)),
+        () => channel?.close(),
+      ];
+      if (this.#started) this.#schedule();
+      else {
         this.#started = true;
-        void this.refresh('initial').catch(() => {});
-      } else {
-        this.#schedule();
+        void this.refresh('initial');
       }
     }
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      this.#mounts -= 1;
-      if (this.#mounts === 0) {
-        this.#unsubscribeTriggers?.();
-        this.#unsubscribeTriggers = undefined;
+      if (--this.#mounts === 0) {
+        for (const detach of this.#detach) detach();
+        this.#channel = undefined;
         this.#cancelTimer();
       }
     };
@@ -155,30 +168,48 @@ export class AuthClient {
 
   /**
    * A usable access token: the one in memory, or, when it is due, a fresh one (every caller
-   * awaits the same refresh). Rejects with `login_required` when signed out.
+   * awaits the same refresh, including one a focus or wake started). Rejects with
+   * `login_required` when signed out.
    */
   async getAccessToken(): Promise<string> {
-    if (this.#snapshot.status === 'loading' || (this.#snapshot.token && this.#isDue(this.#snapshot.token))) {
-      await this.refresh('request').catch(() => {});
-    }
-    const { token, status, reason, lastError } = this.#snapshot;
-    if (status === 'authenticated' && token && token.expiresAt > this.#now()) return token.value;
-    if (status === 'unauthenticated') {
-      throw new AuthClientError(reason === 'logged_out' ? 'logged_out' : (reason ?? 'login_required'), 'Not signed in.');
-    }
+    await this.#flight;
+    const { status, token: held } = this.#snapshot;
+    if (status === 'loading' || (held && this.#o.now() >= refreshDueAt(held, this.#o.policy))) await this.refresh('request');
+    const { token, reason, lastError } = this.#snapshot;
+    if (token && token.expiresAt > this.#o.now()) return token.value;
+    if (reason) throw new AuthClientError(reason, 'Not signed in.');
     throw lastError ?? new AuthClientError('network_error', 'No access token could be obtained.');
   }
 
-  /** Refreshes now unless a refresh is already under way, in which case it joins that one. */
+  /**
+   * For long work (uploads, exports): a token valid for at least `minValiditySeconds`,
+   * refreshed first when the one in memory has less left. Rejects with
+   * `insufficient_lifetime` when the provider's tokens do not live that long.
+   */
+  async ensureFresh(minValiditySeconds: number): Promise<string> {
+    let value = await this.getAccessToken();
+    if (this.remainingSeconds() < minValiditySeconds) {
+      await this.#refreshWith('ensureFresh', Math.ceil(minValiditySeconds));
+      value = await this.getAccessToken();
+    }
+    const left = this.remainingSeconds();
+    if (left < minValiditySeconds) {
+      const token = this.#snapshot.token!;
+      throw new AuthClientError(
+        'insufficient_lifetime',
+        `A token valid for ${minValiditySeconds} s was asked for, but the provider issues tokens that live ${Math.round((token.expiresAt - token.receivedAt) / 1000)} s (${Math.floor(left)} s left).`,
+      );
+    }
+    return value;
+  }
+
+  /** Refreshes now unless a refresh is already under way, in which case it joins that one. Never rejects. */
   refresh(trigger = 'manual'): Promise<void> {
     return this.#refreshWith(trigger, undefined);
   }
 
   #refreshWith(trigger: string, minValidity: number | undefined): Promise<void> {
-    this.#flight ??= this.#runRefresh(trigger, minValidity).finally(() => {
-      this.#flight = undefined;
-    });
-    return this.#flight;
+    return (this.#flight ??= this.#runRefresh(trigger, minValidity).finally(() => (this.#flight = undefined)));
   }
 
   /**
@@ -189,20 +220,16 @@ export class AuthClient {
   fetch = async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
     const replay = input instanceof Request && !input.bodyUsed ? input.clone() : undefined;
     // A stream body is gone once sent; a Request is replayed from its clone.
-    const canRetry = !(init.body instanceof ReadableStream) && (!(input instanceof Request) || replay !== undefined);
+    const canRetry = !(init.body instanceof ReadableStream) && (!(input instanceof Request) || replay);
     const token = await this.getAccessToken();
     const response = await this.#send(input, init, token);
-    if (response.status !== 401 || !canRetry) return response;
-    const body = await response.clone().json().catch(() => undefined);
-    const verdict = classifyResponse(response.status, response.headers, body);
-    if (verdict.kind !== 'refresh') return response;
+    if (response.status !== 401 || !canRetry || (await classify(response)).kind !== 'refresh') return response;
 
     let fresh: string;
     try {
-      // Someone else may have refreshed while this request was out: use theirs.
-      const current = this.#snapshot.token?.value;
-      // Ask for more validity than the rejected token has, so the BFF cannot answer with it again.
-      if (current === token) await this.#refreshWith('rejected', Math.min(86_400, Math.ceil(this.remainingSeconds()) + 1));
+      // Someone else may have refreshed while this request was out: use theirs. Otherwise ask
+      // for more validity than the rejected token has, so the BFF cannot answer with it again.
+      if (this.#snapshot.token?.value === token) await this.#refreshWith('rejected', Math.ceil(this.remainingSeconds()) + 1);
       fresh = await this.getAccessToken();
     } catch {
       return response;
@@ -210,166 +237,201 @@ export class AuthClient {
     if (fresh === token) return response;
     const retried = await this.#send(replay ?? input, init, fresh);
     if (retried.status === 401) {
-      const again = classifyResponse(401, retried.headers, await retried.clone().json().catch(() => undefined));
-      this.#set({
-        lastError: new AuthClientError('invalid_token', again.description ?? 'The API refused a freshly refreshed access token.', { status: 401 }),
-      });
+      const again = await classify(retried);
+      this.#set({ lastError: new AuthClientError('invalid_token', again.description ?? 'The API refused a freshly refreshed access token.', { status: 401 }) });
     }
     return retried;
   };
 
   /** Sends the browser to the BFF's sign-in route; `returnTo` defaults to the current path. */
   login(returnTo?: string): void {
-    const target = returnTo ?? this.#currentPath();
-    this.#navigate(`${this.#baseUrl}/login?returnTo=${encodeURIComponent(target)}`);
+    this.#o.navigate(`${this.#o.baseUrl}/login?returnTo=${encodeURIComponent(returnTo ?? this.#o.currentPath())}`);
   }
 
   /**
-   * Signs out: the BFF revokes the refresh token and clears the cookie. The token in memory is
-   * dropped even when the BFF cannot be reached. With `endProviderSession`, the browser then
-   * goes to the provider's logout page so the next sign-in asks for credentials again.
+   * Signs out here and in every other tab: the BFF revokes the refresh token and clears the
+   * cookie. The token in memory is dropped even when the BFF cannot be reached. With
+   * `endProviderSession`, the browser then goes to the provider's logout page so the next
+   * sign-in asks for credentials again.
    */
   async logout(options: { endProviderSession?: boolean } = {}): Promise<void> {
-    let endSessionUrl: string | undefined;
+    let url: unknown;
     try {
-      const response = await this.#fetch(`${this.#baseUrl}/logout`, this.#postInit({}));
-      const body: unknown = await response.json().catch(() => undefined);
-      if (response.ok && typeof body === 'object' && body && typeof (body as { endSessionUrl?: unknown }).endSessionUrl === 'string') {
-        endSessionUrl = (body as { endSessionUrl: string }).endSessionUrl;
-      }
+      const response = await this.#post('logout', {});
+      url = response.ok && ((await response.json()) as { endSessionUrl?: unknown }).endSessionUrl;
+    } catch {
+      // Signed out here all the same; the cookie ends with its lifetime.
     } finally {
-      this.#end('logged_out');
+      this.#end('logged_out', undefined, true);
     }
-    if (options.endProviderSession && endSessionUrl) this.#navigate(endSessionUrl);
+    if (options.endProviderSession && typeof url === 'string') this.#o.navigate(url);
   }
 
-  #postInit(body: object): RequestInit {
-    return {
+  /** Seconds the current token has left (0 when there is none). */
+  remainingSeconds(): number {
+    const token = this.#snapshot.token;
+    return token ? remainingSeconds(token, this.#o.now()) : 0;
+  }
+
+  #post(route: string, body: object): Promise<Response> {
+    return this.#o.fetch(`${this.#o.baseUrl}/${route}`, {
       method: 'POST',
       credentials: 'same-origin',
       cache: 'no-store',
       headers: { 'content-type': 'application/json', [CSRF_HEADER]: '1' },
       body: JSON.stringify(body),
-    };
+    });
   }
 
   #send(input: RequestInfo | URL, init: RequestInit, token: string): Promise<Response> {
     const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
     headers.set('authorization', `Bearer ${token}`);
-    return this.#fetch(input, { ...init, headers });
+    return this.#o.fetch(input, { ...init, headers });
   }
 
+  /** One refresh under the cross-tab lock: a tab that waited behind another uses its broadcast token. */
   async #runRefresh(trigger: string, minValidityOverride: number | undefined): Promise<void> {
-    const previous = this.#snapshot.token;
-    const minValidity = minValidityOverride ?? (previous ? Math.ceil(this.#lead(previous)) + 1 : undefined);
+    const before = this.#snapshot.token;
+    const minValidity = minValidityOverride ?? (before ? Math.ceil(this.#lead(before)) + 1 : undefined);
+    const run = async () => {
+      const current = this.#snapshot.token;
+      if (current && current !== before && this.remainingSeconds() > (minValidity ?? 0)) return;
+      this.#broadcast({ t: 'lock', from: this.tabId });
+      await this.#callBff(trigger, minValidity);
+    };
+    try {
+      await (this.#o.locks ? this.#o.locks.request(this.channelName, run) : run());
+    } catch (cause) {
+      // Only a broken lock implementation gets here; the BFF dedupes, so go without it.
+      this.#temporaryFailure(new AuthClientError('network_error', 'The refresh could not run.', { cause }), trigger);
+    }
+  }
+
+  async #callBff(trigger: string, minValidity: number | undefined): Promise<void> {
+    const body: TokenRequestBody = { active: this.#active };
+    if (minValidity !== undefined) body.minValidity = Math.min(86_400, minValidity);
+    this.#active = false;
     let response: Response;
     try {
-      response = await this.#fetch(`${this.#baseUrl}/token`, this.#postInit(minValidity === undefined ? {} : { minValidity }));
+      response = await this.#post('token', body);
     } catch (cause) {
+      this.#active ||= body.active!;
       return this.#temporaryFailure(new AuthClientError('network_error', 'The sign-in service could not be reached.', { cause }), trigger);
     }
-    const body: unknown = await response.json().catch(() => undefined);
-    if (response.ok && isTokenBody(body)) {
-      const now = this.#now();
-      const timing = tokenTiming(now, body.expiresIn);
-      const token: AccessToken = { value: body.accessToken, receivedAt: timing.receivedAt, expiresAt: timing.expiresAt, scope: body.scope };
-      this.#failures = 0;
-      this.#set({ status: 'authenticated', user: body.user, token, lastError: undefined, reason: undefined });
-      this.#emit('tokenRefreshed', { token, trigger });
-      this.#schedule();
+    const json = (await response.clone().json().catch(() => undefined)) as TokenResponseBody | undefined;
+    if (response.ok && typeof json?.accessToken === 'string' && typeof json.expiresIn === 'number' && json.user) {
+      const token: AccessToken = { value: json.accessToken, ...tokenTiming(this.#o.now(), json.expiresIn), scope: json.scope };
+      this.#broadcast({ t: 'token', from: this.tabId, token, user: json.user });
+      this.#adopt(token, json.user, { token, trigger });
       return;
     }
-    const verdict = classifyResponse(response.status, response.headers, body);
-    const code = (verdict.code ?? (response.ok ? 'unexpected_response' : 'server_error')) as LatchkeyErrorCode;
-    const message = verdict.description ?? (isErrorBody(body) ? body.error_description : `The sign-in service answered ${response.status}.`);
-    const error = new AuthClientError(code, message, { status: response.status, ...(verdict.retryAfter !== undefined && { retryAfter: verdict.retryAfter }) });
+    const verdict = await classify(response);
+    const error = new AuthClientError(
+      (verdict.code ?? (response.ok ? 'unexpected_response' : 'server_error')) as LatchkeyErrorCode,
+      verdict.description ?? `The sign-in service answered ${response.status}.`,
+      { status: response.status, ...(verdict.retryAfter !== undefined && { retryAfter: verdict.retryAfter }) },
+    );
     if (isTerminalCode(verdict.code)) {
       this.#emit('refreshFailed', { error, trigger });
-      this.#end(verdict.code, error);
+      this.#end(verdict.code, error, true);
       return;
     }
-    return this.#temporaryFailure(error, trigger);
+    this.#active ||= body.active!;
+    this.#temporaryFailure(error, trigger);
+  }
+
+  #adopt(token: AccessToken, user: SessionUser, event: AuthEvents['tokenRefreshed']) {
+    this.#failures = 0;
+    this.#set({ status: 'authenticated', user, token, lastError: undefined, reason: undefined });
+    this.#emit('tokenRefreshed', event);
+    this.#schedule();
+  }
+
+  #onMessage(message: TabMessage) {
+    if (message.t === 'token') {
+      // Adopt only what is not older than ours: messages from several tabs may cross.
+      const held = this.#snapshot.token;
+      if (!held || (message.token.value !== held.value && message.token.expiresAt >= held.expiresAt)) {
+        this.#adopt(message.token, message.user, { token: message.token, trigger: 'tab', fromTab: message.from });
+      }
+    } else if (message.t === 'end') this.#end(message.reason);
   }
 
   /** Trouble that is not a verdict on the session: keep the token, say what happened, try again later. */
   #temporaryFailure(error: AuthClientError, trigger: string) {
-    this.#failures += 1;
     this.#set({ lastError: error });
     this.#emit('refreshFailed', { error, trigger });
-    const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.#failures - 1));
-    const jittered = backoff / 2 + Math.random() * (backoff / 2);
-    const delay = Math.max(error.retryAfter !== undefined ? error.retryAfter * 1000 : 0, jittered);
-    this.#arm(delay, 'retry');
+    // Offline, the `online` trigger retries; a timer would only spin.
+    if (!this.#o.isOnline()) return this.#cancelTimer();
+    const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** this.#failures++);
+    this.#arm(Math.max((error.retryAfter ?? 0) * 1000, backoff / 2 + Math.random() * (backoff / 2)), 'retry');
   }
 
-  #end(reason: SignedOutReason, error?: AuthClientError) {
-    const wasEnded = this.#snapshot.status === 'unauthenticated';
+  /** Ends the session here; `tell` other tabs too unless the news came from one of them. */
+  #end(reason: SignedOutReason, error?: AuthClientError, tell?: boolean) {
+    if (tell) this.#broadcast({ t: 'end', from: this.tabId, reason });
     this.#cancelTimer();
+    const wasEnded = this.#snapshot.status === 'unauthenticated';
     this.#set({ status: 'unauthenticated', user: undefined, token: undefined, reason, lastError: error });
     if (!wasEnded) {
       this.#emit('sessionEnded', { reason });
-      this.#onSessionEnded?.(reason);
+      this.#o.onSessionEnded?.(reason);
     }
   }
 
-  #lead(token: AccessToken): number {
-    return refreshLeadSeconds((token.expiresAt - token.receivedAt) / 1000, this.#policy);
+  #broadcast(message: TabMessage) {
+    this.#channel?.postMessage(message);
   }
 
-  #isDue(token: AccessToken): boolean {
-    return this.#now() >= refreshDueAt(token, this.#policy);
+  #lead(token: AccessToken): number {
+    return refreshLeadSeconds((token.expiresAt - token.receivedAt) / 1000, this.#o.policy);
   }
 
   #onTrigger(source: string) {
-    const { token, status } = this.#snapshot;
-    if (status === 'authenticated' && token && this.#isDue(token)) void this.refresh(source).catch(() => {});
-    else if (status === 'loading' && source === 'online') void this.refresh(source).catch(() => {});
+    const { token, status, lastError } = this.#snapshot;
+    if (status === 'loading' || (token && this.#o.now() >= refreshDueAt(token, this.#o.policy)) || (lastError && source === 'online')) {
+      void this.refresh(source);
+    }
   }
 
   #schedule() {
     const token = this.#snapshot.token;
-    if (!token || this.#mounts === 0) return;
-    this.#arm(refreshDueAt(token, this.#policy) - this.#now(), 'timer');
+    if (token) this.#arm(refreshDueAt(token, this.#o.policy) - this.#o.now(), 'timer');
   }
 
   #arm(delayMs: number, trigger: string) {
     this.#cancelTimer();
     if (this.#mounts === 0) return;
     // Long delays are clamped and re-armed: timers overflow past 2^31 ms and drift in sleep.
-    const clamped = Math.max(0, Math.min(delayMs, MAX_TIMER_MS));
-    this.#timer = this.#setTimeout(() => {
-      this.#timer = undefined;
-      const token = this.#snapshot.token;
-      if (trigger === 'retry' || !token || this.#isDue(token)) void this.refresh(trigger).catch(() => {});
-      else this.#schedule();
-    }, clamped);
+    this.#timer = this.#o.setTimeout(
+      () => {
+        this.#timer = undefined;
+        const token = this.#snapshot.token;
+        if (trigger === 'retry' || !token || this.#o.now() >= refreshDueAt(token, this.#o.policy)) void this.refresh(trigger);
+        else this.#schedule();
+      },
+      Math.max(0, Math.min(delayMs, MAX_TIMER_MS)),
+    );
   }
 
   #cancelTimer() {
-    if (this.#timer !== undefined) this.#clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#o.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
   #set(patch: Partial<AuthSnapshot>) {
     const next = { ...this.#snapshot, ...patch };
-    const changed = (Object.keys(next) as (keyof AuthSnapshot)[]).some((k) => next[k] !== this.#snapshot[k]);
-    if (!changed) return;
+    if ((Object.keys(next) as (keyof AuthSnapshot)[]).every((k) => next[k] === this.#snapshot[k])) return;
     this.#snapshot = next;
     for (const listener of this.#subscribers) listener();
   }
 
   #emit<K extends keyof AuthEvents>(type: K, payload: AuthEvents[K]) {
-    for (const listener of this.#events[type]) listener(payload);
-  }
-
-  /** Seconds the current token has left (0 when there is none). */
-  remainingSeconds(): number {
-    const token = this.#snapshot.token;
-    return token ? remainingSeconds(token, this.#now()) : 0;
+    this.#events[type]?.forEach((listener) => listener(payload));
   }
 }
 
-function isTokenBody(body: unknown): body is TokenResponseBody {
-  const b = body as TokenResponseBody;
-  return typeof b === 'object' && b !== null && typeof b.accessToken === 'string' && typeof b.expiresIn === 'number' && typeof b.user?.sub === 'string';
+/** Classifies an answer, reading its JSON body from a clone so the caller can still read it. */
+async function classify(response: Response) {
+  return classifyResponse(response.status, response.headers, await response.clone().json().catch(() => undefined));
 }

@@ -46,28 +46,36 @@ export class TriggerManager {
   }
 }
 
+/** Listens to `types` on `window` while attached; `pick` maps an event to a trigger name, or skips it. */
+function listen(types: string[], pick: (event: Event) => string | false, capture = false): TriggerSetup {
+  return (trigger) => {
+    const node = typeof window === 'object' ? window : undefined;
+    if (!node) return undefined;
+    const handler = (event: Event) => {
+      const source = pick(event);
+      if (source) trigger(source);
+    };
+    for (const type of types) node.addEventListener(type, handler, capture);
+    return () => {
+      for (const type of types) node.removeEventListener(type, handler, capture);
+    };
+  };
+}
+
 /**
  * The browser's moments to re-check a token: background tabs throttle timers and laptops
  * sleep, so a tab that returns must look at its clock at once rather than trust a timer.
+ * `visibilitychange` bubbles from the document to `window`; element focus does not.
  */
-export const browserTriggers: TriggerSetup = (trigger) => {
-  if (typeof window === 'undefined' || typeof document === 'undefined') return undefined;
-  const onVisibility = () => {
-    if (document.visibilityState === 'visible') trigger('visibilitychange');
-  };
-  const onFocus = () => trigger('focus');
-  const onOnline = () => trigger('online');
-  const onPageShow = (event: PageTransitionEvent) => {
-    if (event.persisted) trigger('pageshow');
-  };
-  document.addEventListener('visibilitychange', onVisibility);
-  window.addEventListener('focus', onFocus);
-  window.addEventListener('online', onOnline);
-  window.addEventListener('pageshow', onPageShow);
-  return () => {
-    document.removeEventListener('visibilitychange', onVisibility);
-    window.removeEventListener('focus', onFocus);
-    window.removeEventListener('online', onOnline);
-    window.removeEventListener('pageshow', onPageShow);
-  };
-};
+export const browserTriggers: TriggerSetup = listen(
+  ['visibilitychange', 'focus', 'online', 'pageshow'],
+  (event) =>
+    (event.type === 'visibilitychange' ? document.visibilityState === 'visible' : event.type !== 'pageshow' || (event as PageTransitionEvent).persisted) &&
+    event.type,
+);
+
+/**
+ * Signs of a person at the page (pointer, keys, touch, wheel): what the BFF's idle timeout
+ * measures, so that a forgotten tab whose timer keeps refreshing does not count as use.
+ */
+export const browserActivity: TriggerSetup = listen(['pointerdown', 'keydown', 'wheel', 'touchstart'], () => 'activity', true);

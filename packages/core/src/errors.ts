@@ -20,6 +20,7 @@ export type LatchkeyErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'network_error'
+  | 'insufficient_lifetime'
   | 'unexpected_response'
   | 'configuration_error'
   | 'server_error';
@@ -59,24 +60,18 @@ export class LatchkeyError extends Error {
     return { error: this.code, error_description: this.message };
   }
 
-  /** A JSON error response with this error's status (500 when it has none) and headers. */
+  /** A `no-store` JSON error response with this error's status (500 when it has none) and headers. */
   toResponse(init: { headers?: HeadersInit } = {}): Response {
-    return errorResponse(this.status ?? 500, this.toJSON(), { ...this.headers }, init.headers);
+    const headers = new Headers(init.headers);
+    for (const [name, value] of Object.entries(this.headers)) headers.set(name, value);
+    headers.set('cache-control', 'no-store');
+    return Response.json(this.toJSON(), { status: this.status ?? 500, headers });
   }
 }
 
 /** Builds a `no-store` JSON error response. */
-export function errorResponse(
-  status: number,
-  body: ErrorBody,
-  headers: Record<string, string> = {},
-  extra?: HeadersInit,
-): Response {
-  const h = new Headers(extra);
-  for (const [k, v] of Object.entries(headers)) h.set(k, v);
-  h.set('content-type', 'application/json; charset=utf-8');
-  h.set('cache-control', 'no-store');
-  return new Response(JSON.stringify(body), { status, headers: h });
+export function errorResponse(status: number, body: ErrorBody, headers: Record<string, string> = {}, extra?: HeadersInit): Response {
+  return new LatchkeyError(body.error as LatchkeyErrorCode, body.error_description, { status, headers }).toResponse({ headers: extra });
 }
 
 /** True for a JSON value shaped like an {@link ErrorBody}. */

@@ -4,8 +4,10 @@ export { useAccessToken, useAuth, type UseAuthResult } from './useAuth.js';
 export {
   useAuthedMutation,
   useAuthedQuery,
+  useAuthedSuspenseQuery,
   type AuthedContext,
   type UseAuthedMutationOptions,
   type UseAuthedQueryOptions,
+  type UseAuthedSuspenseQueryOptions,
 } from './queries.js';
 export { AuthClient, AuthClientError, type AuthSnapshot, type AuthStatus } from '@latchkey/client';

@@ -4,6 +4,7 @@ import {
   useMutation,
   useQuery,
   useQueryClient,
+  useSuspenseQuery,
   type QueryClient,
   type QueryFunctionContext,
   type QueryKey,
@@ -11,6 +12,8 @@ import {
   type UseMutationResult,
   type UseQueryOptions,
   type UseQueryResult,
+  type UseSuspenseQueryOptions,
+  type UseSuspenseQueryResult,
 } from '@tanstack/react-query';
 import { useEffect, useSyncExternalStore } from 'react';
 import { useAuthClient } from './context.js';
@@ -19,42 +22,65 @@ import { useAuthClient } from './context.js';
 export interface AuthedContext {
   /** `fetch` with the access token attached, refreshed and retried once when it expired. */
   fetch: AuthClient['fetch'];
+  /** A token valid for at least this many seconds, for long work (uploads, exports). */
+  ensureFresh: AuthClient['ensureFresh'];
 }
+
+type AuthedQueryFn<TData, TKey extends QueryKey> = (context: QueryFunctionContext<TKey> & AuthedContext) => Promise<TData>;
 
 export type UseAuthedQueryOptions<TData, TError, TKey extends QueryKey> = Omit<UseQueryOptions<TData, TError, TData, TKey>, 'queryFn'> & {
-  queryFn: (context: QueryFunctionContext<TKey> & AuthedContext) => Promise<TData>;
+  queryFn: AuthedQueryFn<TData, TKey>;
 };
 
+export type UseAuthedSuspenseQueryOptions<TData, TError, TKey extends QueryKey> = Omit<
+  UseSuspenseQueryOptions<TData, TError, TData, TKey>,
+  'queryFn'
+> & { queryFn: AuthedQueryFn<TData, TKey> };
+
 const META = 'latchkey';
-const cleared = new WeakMap<QueryClient, WeakSet<AuthClient>>();
+const watched = new WeakMap<QueryClient, WeakSet<AuthClient>>();
 
 /** Auth failures are answered by signing in again, never by Query retrying them. */
-function retryUnlessAuth(failureCount: number, error: unknown): boolean {
-  if (error instanceof LatchkeyError) return false;
-  return failureCount < 3;
-}
+const retry = (failureCount: number, error: unknown) => !(error instanceof LatchkeyError) && failureCount < 3;
 
-/** Removes every authed query when the session ends, so one user's data never shows to the next. */
-function useClearOnSessionEnd(client: AuthClient, queryClient: QueryClient) {
+/**
+ * Shared by the authed hooks: removes every authed query when the session ends or another
+ * user appears, so one user's data never shows to the next; marks the query as authed, hands
+ * its function the authed `fetch` and `ensureFresh`, and turns off Query retries for auth errors.
+ */
+function useAuthed<O extends { queryFn: AuthedQueryFn<never, never>; meta?: Record<string, unknown> }>(options: O) {
+  const client = useAuthClient();
+  const queryClient = useQueryClient();
   useEffect(() => {
-    let clients = cleared.get(queryClient);
-    if (!clients) cleared.set(queryClient, (clients = new WeakSet()));
+    let clients = watched.get(queryClient);
+    if (!clients) watched.set(queryClient, (clients = new WeakSet()));
     if (clients.has(client)) return undefined;
     clients.add(client);
     let user = client.getSnapshot().user?.sub;
     const remove = () => queryClient.removeQueries({ predicate: (q) => q.meta?.[META] === true });
-    const offEnded = client.on('sessionEnded', remove);
-    const offRefreshed = client.on('tokenRefreshed', () => {
-      const next = client.getSnapshot().user?.sub;
-      if (user !== undefined && next !== user) remove();
-      user = next;
-    });
+    const offs = [
+      client.on('sessionEnded', remove),
+      client.on('tokenRefreshed', () => {
+        const next = client.getSnapshot().user?.sub;
+        if (user !== undefined && next !== user) remove();
+        user = next;
+      }),
+    ];
     return () => {
-      offEnded();
-      offRefreshed();
+      offs.forEach((off) => off());
       clients.delete(client);
     };
   }, [client, queryClient]);
+  const { queryFn, meta } = options;
+  return {
+    client,
+    options: {
+      retry,
+      ...options,
+      meta: { ...meta, [META]: true },
+      queryFn: (context: object) => queryFn({ ...context, fetch: client.fetch, ensureFresh: (s: number) => client.ensureFresh(s) } as never),
+    },
+  };
 }
 
 /**
@@ -65,18 +91,20 @@ function useClearOnSessionEnd(client: AuthClient, queryClient: QueryClient) {
 export function useAuthedQuery<TData = unknown, TError = Error, TKey extends QueryKey = QueryKey>(
   options: UseAuthedQueryOptions<TData, TError, TKey>,
 ): UseQueryResult<TData, TError> {
-  const client = useAuthClient();
-  const queryClient = useQueryClient();
-  useClearOnSessionEnd(client, queryClient);
-  const status = useSyncExternalStore(client.subscribe, () => client.getSnapshot().status, () => client.getSnapshot().status);
-  const { queryFn, enabled, meta, ...rest } = options;
-  return useQuery<TData, TError, TData, TKey>({
-    retry: retryUnlessAuth,
-    ...rest,
-    meta: { ...meta, [META]: true },
-    enabled: status === 'authenticated' && (enabled ?? true),
-    queryFn: (context) => queryFn({ ...context, fetch: client.fetch }),
-  } as UseQueryOptions<TData, TError, TData, TKey>);
+  const { client, options: authed } = useAuthed(options as never);
+  const status = useSyncExternalStore(client.subscribe, () => client.getSnapshot().status, () => 'loading');
+  return useQuery({ ...(authed as object), enabled: status === 'authenticated' && options.enabled !== false } as UseQueryOptions<TData, TError, TData, TKey>);
+}
+
+/**
+ * `useSuspenseQuery` for authed data: suspends while the session loads and throws a
+ * `LatchkeyError` (`login_required`, `session_expired`…) to the nearest error boundary when
+ * signed out.
+ */
+export function useAuthedSuspenseQuery<TData = unknown, TError = Error, TKey extends QueryKey = QueryKey>(
+  options: UseAuthedSuspenseQueryOptions<TData, TError, TKey>,
+): UseSuspenseQueryResult<TData, TError> {
+  return useSuspenseQuery(useAuthed(options as never).options as UseSuspenseQueryOptions<TData, TError, TData, TKey>);
 }
 
 export type UseAuthedMutationOptions<TData, TError, TVariables, TContext> = Omit<
@@ -86,14 +114,13 @@ export type UseAuthedMutationOptions<TData, TError, TVariables, TContext> = Omit
   mutationFn: (variables: TVariables, context: AuthedContext) => Promise<TData>;
 };
 
-/** `useMutation` whose function is handed the authed `fetch`. */
+/** `useMutation` whose function is handed the authed `fetch` and `ensureFresh`. */
 export function useAuthedMutation<TData = unknown, TError = Error, TVariables = void, TContext = unknown>(
   options: UseAuthedMutationOptions<TData, TError, TVariables, TContext>,
 ): UseMutationResult<TData, TError, TVariables, TContext> {
   const client = useAuthClient();
-  const { mutationFn, ...rest } = options;
   return useMutation<TData, TError, TVariables, TContext>({
-    ...rest,
-    mutationFn: (variables) => mutationFn(variables, { fetch: client.fetch }),
+    ...options,
+    mutationFn: (variables) => options.mutationFn(variables, { fetch: client.fetch, ensureFresh: (s) => client.ensureFresh(s) }),
   });
 }

@@ -23,7 +23,7 @@ function fakeBff() {
     const auth = new Headers(init.headers).get('authorization') ?? '';
     return json(200, [{ id: 1, owner: auth.split('-')[1], method: init.method ?? 'GET' }]);
   });
-  const client = new AuthClient({ fetch, triggers: new TriggerManager(() => undefined), navigate: vi.fn(), currentPath: () => '/' });
+  const client = new AuthClient({ fetch, triggers: new TriggerManager(() => undefined), navigate: vi.fn(), currentPath: () => '/', locks: null, channel: null });
   return {
     client,
     calls,

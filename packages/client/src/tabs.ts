@@ -1,0 +1,39 @@
+import type { SessionUser, SignedOutReason } from '@latchkey/core';
+
+/** An access token as the client holds it; times are on the local clock (ms). */
+export interface AccessToken {
+  value: string;
+  receivedAt: number;
+  expiresAt: number;
+  scope: string;
+}
+
+/**
+ * What tabs of one app tell each other. Tabs share one machine clock, so absolute local
+ * times travel as they are.
+ * - `lock`: this tab holds the refresh lock now (for devtools);
+ * - `token`: this tab got a new token from the BFF; others adopt it instead of refreshing;
+ * - `end`: the session ended here (sign-out or a terminal answer); every tab leaves.
+ */
+export type TabMessage =
+  | { t: 'lock'; from: string }
+  | { t: 'token'; from: string; token: AccessToken; user: SessionUser }
+  | { t: 'end'; from: string; reason: SignedOutReason };
+
+/** The part of `BroadcastChannel` the client uses. */
+export interface TabChannel {
+  postMessage(message: TabMessage): void;
+  onmessage: ((event: { data: TabMessage }) => void) | null;
+  close(): void;
+}
+
+/** The part of the Web Locks API the client uses (`navigator.locks`). */
+export interface TabLocks {
+  request<T>(name: string, callback: () => Promise<T>): Promise<T>;
+}
+
+/** Browser defaults: `navigator.locks`, and a `BroadcastChannel` when the browser has one. */
+export const browserLocks = (): TabLocks | undefined => globalThis.navigator?.locks as TabLocks | undefined;
+
+export const browserChannel = (name: string): TabChannel | undefined =>
+  typeof BroadcastChannel === 'function' ? (new BroadcastChannel(name) as unknown as TabChannel) : undefined;
