@@ -1,6 +1,7 @@
 'use client';
 
 import { AuthProvider } from '@latchkey/react';
+import { LatchkeyDevtools } from '@latchkey/react/devtools';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
 
@@ -9,6 +10,8 @@ export function Providers({ children }: { children: ReactNode }) {
   return (
     <AuthProvider baseUrl="/api/auth">
       <QueryClientProvider client={queryClient}>{children}</QueryClientProvider>
+      {/* A demo shows its internals; a production app leaves this import out. */}
+      <LatchkeyDevtools initialIsOpen />
     </AuthProvider>
   );
 }

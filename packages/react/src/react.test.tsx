@@ -1,13 +1,14 @@
 import { act, cleanup, render, screen, waitFor } from '@testing-library/react';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { AuthClient, TriggerManager } from '@latchkey/client';
+import { AuthClient, TriggerManager, type AuthClientOptions } from '@latchkey/client';
+import { Component, Suspense, type ReactNode } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AuthProvider, useAccessToken, useAuth, useAuthedMutation, useAuthedQuery } from './index.js';
+import { AuthProvider, useAccessToken, useAuth, useAuthedMutation, useAuthedQuery, useAuthedSuspenseQuery } from './index.js';
 
 afterEach(cleanup);
 
-function fakeBff() {
-  const calls = { token: 0, notes: 0 };
+function fakeBff(clientOptions: Partial<AuthClientOptions> = {}) {
+  const calls = { token: 0, notes: 0, seen: [] as string[] };
   let signedIn = true;
   let user = 'alice';
   const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
@@ -21,9 +22,10 @@ function fakeBff() {
     if (url.endsWith('/logout')) return json(200, {});
     calls.notes += 1;
     const auth = new Headers(init.headers).get('authorization') ?? '';
+    calls.seen.push(auth);
     return json(200, [{ id: 1, owner: auth.split('-')[1], method: init.method ?? 'GET' }]);
   });
-  const client = new AuthClient({ fetch, triggers: new TriggerManager(() => undefined), navigate: vi.fn(), currentPath: () => '/', locks: null, channel: null });
+  const client = new AuthClient({ fetch, triggers: new TriggerManager(() => undefined), navigate: vi.fn(), currentPath: () => '/', locks: null, channel: null, ...clientOptions });
   return {
     client,
     calls,
@@ -128,5 +130,105 @@ describe('<AuthProvider> + useAuth + useAuthedQuery', () => {
     const spy = vi.spyOn(console, 'error').mockImplementation(() => {});
     expect(() => render(<Notes />)).toThrow(/wrap your app in <AuthProvider>/);
     spy.mockRestore();
+  });
+});
+
+class Boundary extends Component<{ children: ReactNode }, { error?: Error & { code?: string } }> {
+  override state: { error?: Error & { code?: string } } = {};
+  static getDerivedStateFromError(error: Error) {
+    return { error };
+  }
+  override render() {
+    return this.state.error ? <span data-testid="boundary">{this.state.error.code}</span> : this.props.children;
+  }
+}
+
+function SuspenseNotes() {
+  const notes = useAuthedSuspenseQuery({
+    queryKey: ['suspense-notes'],
+    queryFn: async ({ fetch, ensureFresh }) => {
+      await ensureFresh(30);
+      return fetch('/api/notes').then((r) => r.json() as Promise<{ owner: string }[]>);
+    },
+  });
+  return <span data-testid="suspense-notes">{notes.data.map((n) => n.owner).join(',')}</span>;
+}
+
+function renderSuspense(bff: ReturnType<typeof fakeBff>) {
+  render(
+    <AuthProvider client={bff.client}>
+      <QueryClientProvider client={new QueryClient()}>
+        <Boundary>
+          <Suspense fallback={<span data-testid="fallback">loading</span>}>
+            <SuspenseNotes />
+          </Suspense>
+        </Boundary>
+      </QueryClientProvider>
+    </AuthProvider>,
+  );
+}
+
+describe('useAuthedSuspenseQuery', () => {
+  it('suspends while the session loads, then renders with fetch and ensureFresh from its context', async () => {
+    const bff = fakeBff();
+    renderSuspense(bff);
+    expect(screen.getByTestId('fallback')).toBeDefined();
+    await waitFor(() => expect(screen.getByTestId('suspense-notes').textContent).toBe('alice'));
+    expect(bff.calls.token).toBe(1);
+  });
+
+  it('throws the session-ended error to the error boundary, and Query does not retry it', async () => {
+    const bff = fakeBff();
+    bff.signOutUpstream();
+    const spy = vi.spyOn(console, 'error').mockImplementation(() => {});
+    renderSuspense(bff);
+    await waitFor(() => expect(screen.getByTestId('boundary').textContent).toBe('session_expired'));
+    spy.mockRestore();
+    expect(bff.calls.notes).toBe(0);
+    expect(bff.calls.token).toBe(1);
+  });
+});
+
+describe('focus', () => {
+  it("Query's focus refetch waits for the focus refresh and never sends the old token", async () => {
+    let now = 10_000_000;
+    // Real browser triggers (happy-dom's window and document) and an injected clock.
+    const bff = fakeBff({ triggers: new TriggerManager(), now: () => now });
+    renderApp(bff);
+    await waitFor(() => expect(screen.getByTestId('notes').textContent).toBe('alice'));
+    expect(bff.calls.seen).toEqual(['Bearer at-alice-1']);
+    now += 250_000; // the tab was in the background: the token is due, no timer has run
+    await act(async () => {
+      document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
+    });
+    await waitFor(() => expect(bff.calls.notes).toBe(2));
+    expect(bff.calls.token).toBe(2);
+    expect(bff.calls.seen).toEqual(['Bearer at-alice-1', 'Bearer at-alice-2']);
+  });
+});
+
+
+describe('<LatchkeyDevtools>', () => {
+  it('shows the countdown, the refresh history with triggers and outcomes, and the last error', async () => {
+    const { LatchkeyDevtools } = await import('./devtools/index.js');
+    const bff = fakeBff();
+    render(
+      <AuthProvider client={bff.client}>
+        <LatchkeyDevtools initialIsOpen />
+      </AuthProvider>,
+    );
+    await waitFor(() => expect(screen.getByTestId('devtools-status').textContent).toBe('authenticated · alice'));
+    expect(screen.getByTestId('devtools-countdown').textContent).toMatch(/^expires in (299|300) s$/);
+    expect(screen.getByTestId('devtools-error').textContent).toBe('none');
+    bff.signOutUpstream();
+    await act(() => bff.client.refresh('focus'));
+    const rows = [...screen.getByTestId('devtools-history').querySelectorAll('tbody tr')].map((r) => r.textContent);
+    // Newest first: the session ended after the failed focus refresh; the first load was the initial refresh.
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toMatch(/-session ended session_expired/);
+    expect(rows[1]).toMatch(/focusfailed session_expired: Session over/);
+    expect(rows[2]).toMatch(/initialrefreshed valid 300 s/);
+    expect(screen.getByTestId('devtools-status').textContent).toBe('unauthenticated (session_expired)');
+    expect(screen.getByTestId('devtools-error').textContent).toBe('session_expired: Session over');
   });
 });

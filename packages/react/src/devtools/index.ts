@@ -1,0 +1,1 @@
+export { LatchkeyDevtools, type DevtoolsEntry, type LatchkeyDevtoolsProps } from './LatchkeyDevtools.js';
