@@ -12,6 +12,9 @@ status=0
 say "type checks"
 pnpm -s turbo run typecheck --output-logs=errors-only || status=1
 
+say "bundle size of @latchkey/react + client + core (min+gzip, esbuild)"
+node scripts/size.mjs || status=1
+
 say "unit and integration tests"
 pnpm -s vitest run --reporter=default --reporter=json --outputFile.json=test-results/unit.json || status=1
 
