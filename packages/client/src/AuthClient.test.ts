@@ -93,8 +93,8 @@ describe('AuthClient', () => {
     expect(w.state.tokenCalls).toBe(2);
     expect(w.client.getSnapshot().token!.value).toBe('at-2');
     // It asks for more validity than the due threshold, so the BFF cannot hand back the due token.
-    // A timer refresh is not a person at the page: the idle timeout must not be extended by it.
-    expect(w.state.bodies[1]).toEqual({ active: false, minValidity: 61 });
+    // A timer refresh is not a person at the page: it reports 240 s without input, extending nothing.
+    expect(w.state.bodies[1]).toEqual({ idle: 240, minValidity: 61 });
   });
 
   it('refreshes at once when the tab becomes visible after sleeping past expiry', async () => {
@@ -333,16 +333,18 @@ describe('AuthClient lifecycle', () => {
     vi.mocked(Math.random).mockRestore();
   });
 
-  it('reports user activity to the BFF once, and timer refreshes as inactive', async () => {
+  it('reports how long ago a person last used the page, so timers never count as use', async () => {
     const w = world();
     w.client.mount();
     await settle();
-    expect(w.state.bodies[0]).toEqual({ active: true }); // opening the page counts
+    expect(w.state.bodies[0]).toEqual({ idle: 0 }); // opening the page counts
+    await vi.advanceTimersByTimeAsync(30_000);
     await w.client.refresh('manual');
-    expect(w.state.bodies[1]).toMatchObject({ active: false });
+    expect(w.state.bodies[1]).toMatchObject({ idle: 30 });
     w.input();
+    await vi.advanceTimersByTimeAsync(5_000);
     await w.client.refresh('manual');
-    expect(w.state.bodies[2]).toMatchObject({ active: true });
+    expect(w.state.bodies[2]).toMatchObject({ idle: 5 });
   });
 
   describe('ensureFresh()', () => {

@@ -93,8 +93,8 @@ export class AuthClient {
   #channel: TabChannel | undefined;
   #failures = 0;
   #started = false;
-  /** Opening the page counts as use; afterwards only input does. */
-  #active = true;
+  /** Last input in any tab (local ms); opening the page counts as use. */
+  #input: number;
 
   constructor(options: AuthClientOptions = {}) {
     const o = (this.#o = {
@@ -116,6 +116,7 @@ export class AuthClient {
     for (const [key, value] of Object.entries(options)) if (value !== undefined) (o as Record<string, unknown>)[key] = value;
     o.baseUrl = o.baseUrl.replace(/\/+$/, '');
     this.channelName = `latchkey:${o.baseUrl}`;
+    this.#input = o.now();
   }
 
   /** Calls `listener` on every snapshot change until the returned function is called. */
@@ -145,7 +146,12 @@ export class AuthClient {
       if (channel) channel.onmessage = (event) => this.#onMessage(event.data);
       this.#detach = [
         this.#o.triggers.subscribe((source) => this.#onTrigger(source)),
-        this.#o.activity.subscribe(() => (this.#active = true)),
+        this.#o.activity.subscribe(() => {
+          const at = this.#o.now();
+          // Tell the other tabs now and then, so whichever tab refreshes reports it.
+          if (at - this.#input > 1e4) this.#broadcast({ t: 'input', from: this.tabId, at });
+          this.#input = at;
+        }),
         () => channel?.close(),
       ];
       if (this.#started) this.#schedule();
@@ -243,10 +249,10 @@ export class AuthClient {
     return retried;
   };
 
-  /** Sends the browser to the BFF's sign-in route; `returnTo` defaults to the current path. */
-  login(returnTo?: string): void {
+  /** Sends the browser to the BFF's sign-in route; `returnTo` defaults to the current path. Bound, so it can be passed around. */
+  login = (returnTo?: string): void => {
     this.#o.navigate(`${this.#o.baseUrl}/login?returnTo=${encodeURIComponent(returnTo ?? this.#o.currentPath())}`);
-  }
+  };
 
   /**
    * Signs out here and in every other tab: the BFF revokes the refresh token and clears the
@@ -254,7 +260,7 @@ export class AuthClient {
    * `endProviderSession`, the browser then goes to the provider's logout page so the next
    * sign-in asks for credentials again.
    */
-  async logout(options: { endProviderSession?: boolean } = {}): Promise<void> {
+  logout = async (options: { endProviderSession?: boolean } = {}): Promise<void> => {
     let url: unknown;
     try {
       const response = await this.#post('logout', {});
@@ -265,7 +271,7 @@ export class AuthClient {
       this.#end('logged_out', undefined, true);
     }
     if (options.endProviderSession && typeof url === 'string') this.#o.navigate(url);
-  }
+  };
 
   /** Seconds the current token has left (0 when there is none). */
   remainingSeconds(): number {
@@ -299,23 +305,17 @@ export class AuthClient {
       this.#broadcast({ t: 'lock', from: this.tabId });
       await this.#callBff(trigger, minValidity);
     };
-    try {
-      await (this.#o.locks ? this.#o.locks.request(this.channelName, run) : run());
-    } catch (cause) {
-      // Only a broken lock implementation gets here; the BFF dedupes, so go without it.
-      this.#temporaryFailure(new AuthClientError('network_error', 'The refresh could not run.', { cause }), trigger);
-    }
+    // Where locks are refused (a sandboxed frame, say), go without: the BFF dedupes.
+    await (this.#o.locks?.request(this.channelName, run).catch(run) ?? run());
   }
 
   async #callBff(trigger: string, minValidity: number | undefined): Promise<void> {
-    const body: TokenRequestBody = { active: this.#active };
+    const body: TokenRequestBody = { idle: Math.max(0, Math.floor((this.#o.now() - this.#input) / 1000)) };
     if (minValidity !== undefined) body.minValidity = Math.min(86_400, minValidity);
-    this.#active = false;
     let response: Response;
     try {
       response = await this.#post('token', body);
     } catch (cause) {
-      this.#active ||= body.active!;
       return this.#temporaryFailure(new AuthClientError('network_error', 'The sign-in service could not be reached.', { cause }), trigger);
     }
     const json = (await response.clone().json().catch(() => undefined)) as TokenResponseBody | undefined;
@@ -336,7 +336,6 @@ export class AuthClient {
       this.#end(verdict.code, error, true);
       return;
     }
-    this.#active ||= body.active!;
     this.#temporaryFailure(error, trigger);
   }
 
@@ -355,6 +354,7 @@ export class AuthClient {
         this.#adopt(message.token, message.user, { token: message.token, trigger: 'tab', fromTab: message.from });
       }
     } else if (message.t === 'end') this.#end(message.reason);
+    else if (message.t === 'input') this.#input = Math.max(this.#input, message.at);
   }
 
   /** Trouble that is not a verdict on the session: keep the token, say what happened, try again later. */

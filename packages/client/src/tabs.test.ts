@@ -49,22 +49,27 @@ function tabs(count: number, options: { shared?: boolean; lifetime?: number } = 
   const shared = options.shared ?? true;
   const bff = { tokenCalls: 0, issued: 0, answer: undefined as undefined | (() => Response) };
   const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-  const fetch = vi.fn(async (input: RequestInfo | URL) => {
+  const fetch = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
     const url = String(input);
     if (url.endsWith('/logout')) return json(200, {});
     bff.tokenCalls += 1;
+    bodies.push(JSON.parse(String(init.body)));
     if (bff.answer) return bff.answer();
     bff.issued += 1;
     return json(200, { accessToken: `at-${bff.issued}`, tokenType: 'Bearer', expiresIn: options.lifetime ?? 300, expiresAt: 0, scope: '', user: { sub: 'alice' } });
   });
   const locks = fakeLocks();
   const channels = fakeChannels();
+  const bodies: unknown[] = [];
   const clients = Array.from({ length: count }, () => {
     const ended = vi.fn();
+    let input: (source: string) => void = () => {};
     const client = new AuthClient({
       fetch,
       triggers: new TriggerManager(() => undefined),
-      activity: new TriggerManager(() => undefined),
+      activity: new TriggerManager((trigger) => {
+        input = trigger;
+      }),
       locks: shared ? locks : null,
       channel: shared ? channels.factory : null,
       onSessionEnded: ended,
@@ -72,9 +77,9 @@ function tabs(count: number, options: { shared?: boolean; lifetime?: number } = 
       currentPath: () => '/',
     });
     const unmount = client.mount();
-    return { client, ended, unmount };
+    return { client, ended, unmount, input: () => input('activity') };
   });
-  return { bff, clients, locks, channels, json };
+  return { bff, clients, locks, channels, json, bodies };
 }
 
 const settle = () => vi.advanceTimersByTimeAsync(0);
@@ -183,5 +188,16 @@ describe('one refresh across tabs', () => {
     await w.clients[0]!.client.logout();
     await settle();
     expect(w.clients[1]!.client.getSnapshot().status).toBe('authenticated');
+  });
+
+  it('the tab that refreshes reports input made in another tab, so the idle timeout follows the person', async () => {
+    const w = tabs(2);
+    await settle();
+    await vi.advanceTimersByTimeAsync(100_000);
+    w.clients[1]!.input(); // the person works in tab 2
+    await settle();
+    await vi.advanceTimersByTimeAsync(20_000);
+    await w.clients[0]!.client.refresh('timer'); // tab 1's timer wins the refresh
+    expect(w.bodies.at(-1)).toMatchObject({ idle: 20 });
   });
 });

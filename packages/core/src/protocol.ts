@@ -10,8 +10,8 @@ export interface SessionUser {
 export interface TokenRequestBody {
   /** Seconds the returned access token must stay valid at least. */
   minValidity?: number;
-  /** Whether a person used the page since the previous call (drives the idle timeout). */
-  active?: boolean;
+  /** Seconds since a person last used the app in any tab (drives the idle timeout; timers are not use). */
+  idle?: number;
 }
 
 /** Answer of `POST /token`. */

@@ -1,6 +1,6 @@
 import type { AuthClientError, AuthStatus } from '@latchkey/client';
 import type { SessionUser, SignedOutReason } from '@latchkey/core';
-import { useCallback, useSyncExternalStore } from 'react';
+import { useSyncExternalStore } from 'react';
 import { useAuthClient } from './context.js';
 
 export interface UseAuthResult {
@@ -18,9 +18,7 @@ export interface UseAuthResult {
 export function useAuth(): UseAuthResult {
   const client = useAuthClient();
   const snapshot = useSyncExternalStore(client.subscribe, client.getSnapshot, client.getSnapshot);
-  const login = useCallback((returnTo?: string) => client.login(returnTo), [client]);
-  const logout = useCallback((options?: { endProviderSession?: boolean }) => client.logout(options), [client]);
-  return { status: snapshot.status, user: snapshot.user, reason: snapshot.reason, error: snapshot.lastError, login, logout };
+  return { status: snapshot.status, user: snapshot.user, reason: snapshot.reason, error: snapshot.lastError, login: client.login, logout: client.logout };
 }
 
 /** The current access token and its local expiry, for the rare direct use; re-renders when it changes. */
