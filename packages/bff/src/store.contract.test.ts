@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisStore } from './redis.js';
+import { memoryStore, type BffStore } from './store.js';
+import { startRedis, type RedisServer } from './test/redisServer.js';
+
+/**
+ * One contract, two stores. `wait(ms)` lets time pass: the memory store's clock is
+ * injected, while Redis expires keys on its own clock, so its suite really waits (briefly).
+ */
+function contract(name: string, make: () => Promise<{ store: BffStore; wait: (ms: number) => Promise<void> }>) {
+  describe(`${name} store contract`, () => {
+    let store: BffStore;
+    let wait: (ms: number) => Promise<void>;
+    let n = 0;
+    const key = (label: string) => `latchkey:test:${name}:${label}:${++n}`;
+    beforeAll(async () => {
+      ({ store, wait } = await make());
+    });
+
+    it('gets what was set, and nothing for an unknown key', async () => {
+      const k = key('kv');
+      expect(await store.get(k)).toBeUndefined();
+      await store.set(k, 'sealed-value', 60);
+      expect(await store.get(k)).toBe('sealed-value');
+      await store.delete(k);
+      expect(await store.get(k)).toBeUndefined();
+    });
+
+    it('lets keys expire on their own', async () => {
+      const k = key('ttl');
+      await store.set(k, 'x', 1);
+      await wait(1_200);
+      expect(await store.get(k)).toBeUndefined();
+    });
+
+    it('setIfAbsent: only the first caller wins, until the key expires', async () => {
+      const k = key('lock');
+      const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => store.setIfAbsent(k, `owner-${i}`, 300)));
+      expect(wins.filter(Boolean)).toHaveLength(1);
+      expect(await store.setIfAbsent(k, 'late', 300)).toBe(false);
+      await wait(400);
+      expect(await store.setIfAbsent(k, 'after-expiry', 300)).toBe(true);
+    });
+
+    it('deleteIfEquals releases only a lock one still owns', async () => {
+      const k = key('own');
+      await store.setIfAbsent(k, 'mine', 10_000);
+      await store.deleteIfEquals(k, 'someone-else');
+      expect(await store.get(k)).toBe('mine');
+      await store.deleteIfEquals(k, 'mine');
+      expect(await store.get(k)).toBeUndefined();
+    });
+
+    it('increment counts in a fixed window that ends on its own', async () => {
+      const k = key('rate');
+      const first = await store.increment(k, 1);
+      expect(first).toEqual({ count: 1, resetSeconds: 1 });
+      const counts = await Promise.all(Array.from({ length: 9 }, () => store.increment(k, 1)));
+      expect(counts.map((c) => c.count).sort((a, b) => a - b)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      for (const c of counts) expect(c.resetSeconds).toBeGreaterThanOrEqual(1);
+      await wait(1_200);
+      expect((await store.increment(k, 1)).count).toBe(1);
+    });
+
+    it('keeps sets of members, lengthened but never shortened by later additions', async () => {
+      const k = key('set');
+      expect(await store.members(k)).toEqual([]);
+      await store.addToSet(k, 'family-a', 60);
+      await store.addToSet(k, 'family-b', 1);
+      await store.addToSet(k, 'family-a', 1);
+      expect((await store.members(k)).sort()).toEqual(['family-a', 'family-b']);
+      await wait(1_200);
+      expect((await store.members(k)).sort()).toEqual(['family-a', 'family-b']);
+    });
+  });
+}
+
+contract('memory', async () => {
+  let now = 1_000_000;
+  return { store: memoryStore({ now: () => now }), wait: async (ms) => void (now += ms) };
+});
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+contract('redis', async () => ({
+  store: redisStore({ client: await redis.client() }),
+  wait: (ms) => new Promise((r) => setTimeout(r, ms)),
+}));
+
+describe('memoryStore()', () => {
+  it('never holds more than maxEntries keys', async () => {
+    const store = memoryStore({ maxEntries: 100 });
+    for (let i = 0; i < 1_000; i++) await store.set(`k${i}`, 'v', 60);
+    let present = 0;
+    for (let i = 0; i < 1_000; i++) if ((await store.get(`k${i}`)) !== undefined) present += 1;
+    expect(present).toBeLessThanOrEqual(100);
+    expect(await store.get('k999')).toBe('v');
+  });
+});
