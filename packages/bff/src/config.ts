@@ -1,5 +1,5 @@
 import { ConfigurationError } from './errors.js';
-import type { BffEvent } from './events.js';
+import { jsonLinesLogger, type BffEvent } from './events.js';
 import { memoryStore, type BffStore } from './store.js';
 
 /** A cookie-sealing secret, or a map of them so keys can rotate: `{ 2: newest, 1: older }`. */
@@ -25,8 +25,20 @@ export interface BffConfig {
   scope?: string;
   /** RFC 8707 resource indicator for the API the access token is for. */
   resource?: string;
-  /** Absolute session lifetime in seconds from sign-in (default 7 days). */
+  /** Absolute session lifetime in seconds from sign-in (default 7 days). See {@link sessionPresets}. */
   absoluteLifetimeSeconds?: number;
+  /**
+   * Signs out after this many seconds without user activity, as the client reports it
+   * (default 1 day; 0 turns it off). Timer refreshes of a forgotten tab do not count.
+   */
+  idleTimeoutSeconds?: number;
+  /** Limits on `/token` and `/login` (sensible defaults; `false` turns them all off). */
+  rateLimits?: Partial<RateLimits> | false;
+  /**
+   * The client's IP for rate limits (default: the right-most `X-Forwarded-For` entry, the one
+   * your own proxy added; none when absent, and then only the per-family limit applies).
+   */
+  clientIp?: (request: Request) => string | undefined;
   /** How long a cookie one rotation behind is healed instead of treated as reuse (default 30 s). */
   graceSeconds?: number;
   /** Timeout for every call to the provider, in ms (default 5000). */
@@ -35,13 +47,48 @@ export interface BffConfig {
   store?: BffStore;
   /** Allows an `http:` issuer. Costs: tokens cross the network unencrypted. For local development only. */
   allowInsecureHttp?: boolean;
-  /** Receives security and lifecycle events. */
+  /** Receives security and lifecycle events (default: {@link jsonLinesLogger} to the console). */
   onEvent?: (event: BffEvent) => void;
   /** Clock in ms (tests inject one). */
   now?: () => number;
   /** `fetch` used for provider calls (tests inject one). */
   fetch?: typeof fetch;
 }
+
+/** A fixed-window limit: at most `limit` requests per `windowSeconds`. */
+export interface RateLimit {
+  limit: number;
+  windowSeconds: number;
+}
+
+export interface RateLimits {
+  /** `/token` calls per session family (default 60 per minute: far above what tabs need). */
+  tokenPerFamily: RateLimit | false;
+  /** `/token` calls per client IP (default 600 per minute: many users behind one NAT). */
+  tokenPerIp: RateLimit | false;
+  /** Sign-in starts per client IP (default 30 per minute). */
+  loginPerIp: RateLimit | false;
+}
+
+export const DEFAULT_RATE_LIMITS: RateLimits = Object.freeze({
+  tokenPerFamily: { limit: 60, windowSeconds: 60 },
+  tokenPerIp: { limit: 600, windowSeconds: 60 },
+  loginPerIp: { limit: 30, windowSeconds: 60 },
+});
+
+/**
+ * Lifetimes for common policies, to spread into `createBff()`.
+ * @example
+ * createBff({ ...options, ...sessionPresets.pciDss });
+ */
+export const sessionPresets = Object.freeze({
+  /** PCI DSS 4.0 §8.2.8: re-authenticate after 15 minutes idle; a working day at most. */
+  pciDss: { idleTimeoutSeconds: 15 * 60, absoluteLifetimeSeconds: 12 * 3600 },
+  /** OWASP ASVS for higher-risk apps: 30 minutes idle, 12 hours at most. */
+  sensitive: { idleTimeoutSeconds: 30 * 60, absoluteLifetimeSeconds: 12 * 3600 },
+  /** Consumer apps: a week idle, 30 days at most. */
+  consumer: { idleTimeoutSeconds: 7 * 24 * 3600, absoluteLifetimeSeconds: 30 * 24 * 3600 },
+});
 
 export interface ResolvedConfig {
   issuer: URL;
@@ -55,6 +102,9 @@ export interface ResolvedConfig {
   scope: string;
   resource: string | undefined;
   absoluteLifetimeSeconds: number;
+  idleTimeoutSeconds: number;
+  rateLimits: RateLimits;
+  clientIp: (request: Request) => string | undefined;
   graceSeconds: number;
   upstreamTimeoutMs: number;
   store: BffStore;
@@ -110,11 +160,14 @@ export function resolveConfig(config: BffConfig): ResolvedConfig {
     scope: config.scope ?? 'openid profile email offline_access',
     resource: config.resource,
     absoluteLifetimeSeconds: positive('absoluteLifetimeSeconds', config.absoluteLifetimeSeconds, 7 * 24 * 3600),
+    idleTimeoutSeconds: positive('idleTimeoutSeconds', config.idleTimeoutSeconds, 24 * 3600, true),
+    rateLimits: resolveRateLimits(config.rateLimits),
+    clientIp: config.clientIp ?? forwardedFor,
     graceSeconds: positive('graceSeconds', config.graceSeconds, 30, true),
     upstreamTimeoutMs: positive('upstreamTimeoutMs', config.upstreamTimeoutMs, 5000),
     store: config.store ?? memoryStore(),
     allowInsecureHttp,
-    onEvent: config.onEvent ?? (() => {}),
+    onEvent: config.onEvent ?? jsonLinesLogger(),
     now: config.now ?? (() => Date.now()),
     fetch: config.fetch ?? ((...args) => fetch(...args)),
     cookieName: '__Host-latchkey',
@@ -160,4 +213,29 @@ function resolvePasswords(secret: CookieSecret | undefined): Record<number, stri
     }
   }
   return map;
+}
+
+/** The right-most `X-Forwarded-For` entry: added by the proxy in front of this server, so a client cannot forge it. */
+function forwardedFor(request: Request): string | undefined {
+  const header = request.headers.get('x-forwarded-for');
+  const last = header?.split(',').at(-1)?.trim();
+  return last ? last.slice(0, 64) : undefined;
+}
+
+function resolveRateLimits(given: Partial<RateLimits> | false | undefined): RateLimits {
+  if (given === false) return { tokenPerFamily: false, tokenPerIp: false, loginPerIp: false };
+  const limits = { ...DEFAULT_RATE_LIMITS, ...given };
+  for (const [name, limit] of Object.entries(limits) as [keyof RateLimits, RateLimit | false][]) {
+    if (limit === false) continue;
+    if (
+      typeof limit !== 'object' ||
+      !Number.isInteger(limit.limit) ||
+      limit.limit < 1 ||
+      !Number.isInteger(limit.windowSeconds) ||
+      limit.windowSeconds < 1
+    ) {
+      throw new ConfigurationError(`"rateLimits.${name}" must be false or { limit, windowSeconds } with whole numbers of at least 1, got ${JSON.stringify(limit)}.`);
+    }
+  }
+  return limits;
 }

@@ -1,6 +1,6 @@
 import { errorResponse, type SessionResponseBody, type SessionUser } from '@latchkey/core';
 import * as oauth from 'oauth4webapi';
-import { resolveConfig, type BffConfig, type ResolvedConfig } from './config.js';
+import { resolveConfig, type BffConfig, type RateLimits, type ResolvedConfig } from './config.js';
 import { clearCookie, readCookie, serializeCookie } from './cookies.js';
 import { checkCsrf } from './csrf.js';
 import { BffError } from './errors.js';
@@ -16,6 +16,13 @@ export interface Bff {
   handle(request: Request): Promise<Response>;
   /** Who is signed in according to a `Cookie` header, without any token (for server components). */
   getSession(cookieHeader: string | null): Promise<SessionUser | undefined>;
+  /**
+   * "Sign out everywhere": revokes every session family of a user (by `sub`) upstream and
+   * denylists them, so each of their cookies gets 401 `session_revoked`. Answers how many.
+   */
+  revokeUser(sub: string): Promise<number>;
+  /** Revokes one session family by id (as found in events and logs), for incident response. */
+  revokeFamily(familyId: string): Promise<void>;
   /** The resolved configuration (read-only). */
   readonly config: Readonly<ResolvedConfig>;
 }
@@ -45,20 +52,20 @@ export function createBff(options: BffConfig): Bff {
     return session ? { session, present: true } : { present: true };
   }
 
-  /** The session if it may still be used: not revoked, not past its absolute lifetime. */
-  async function liveSession(session: SessionData): Promise<BffError | undefined> {
-    if (await tokens.isRevoked(session.fid)) {
-      return new BffError('session_revoked', 401, 'This session was signed out or revoked. Sign in again.');
-    }
-    if (tokens.remainingLifetime(session) <= 0) {
-      config.onEvent({ type: 'session_expired', familyId: session.fid, reason: 'absolute' });
-      await tokens.revokeFamily(session);
-      return new BffError('session_expired', 401, 'Your session reached its maximum lifetime. Sign in again.');
-    }
-    return undefined;
+  /** Counts a hit against a limit; over it, a 429 `rate_limited` with `Retry-After`. */
+  async function limit(name: keyof RateLimits, id: string | undefined): Promise<void> {
+    const rule = config.rateLimits[name];
+    if (!rule || !id) return;
+    const { count, resetSeconds } = await config.store.increment(`latchkey:rate:${name}:${id}`, rule.windowSeconds);
+    if (count <= rule.limit) return;
+    config.onEvent({ type: 'rate_limited', limit: name === 'tokenPerFamily' ? 'token_family' : name === 'tokenPerIp' ? 'token_ip' : 'login_ip', retryAfter: resetSeconds });
+    throw new BffError('rate_limited', 429, `Too many requests; try again in ${resetSeconds} s. The session is kept.`, {
+      headers: { 'retry-after': String(resetSeconds) },
+    });
   }
 
-  async function login(_request: Request, url: URL): Promise<Response> {
+  async function login(request: Request, url: URL): Promise<Response> {
+    await limit('loginPerIp', config.clientIp(request));
     const returnTo = safeReturnTo(url.searchParams.get('returnTo'), config.appOrigin);
     if (returnTo === undefined) {
       throw new BffError('invalid_return_to', 400, `returnTo must be a path on this site such as "/notes", got ${JSON.stringify(url.searchParams.get('returnTo'))}.`);
@@ -107,7 +114,7 @@ export function createBff(options: BffConfig): Bff {
     }
     // Signing in over an existing session ends the old family: no session fixation, no orphan grant.
     const previous = await readSession(request.headers.get('cookie'));
-    if (previous.session) await tokens.revokeFamily(previous.session);
+    if (previous.session && !(await tokens.isRevoked(previous.session.fid))) await tokens.revokeFamily(previous.session, 'new_sign_in');
 
     const session: SessionData = {
       fid: oauth.generateRandomState(),
@@ -116,28 +123,35 @@ export function createBff(options: BffConfig): Bff {
       user: pickUser(result.claims ?? {}),
       ca: Math.floor(config.now() / 1000),
     };
-    await tokens.remember(session, result);
+    const sealed = await tokens.sealSession(session);
+    await tokens.startFamily(session, result, sealed);
     config.onEvent({ type: 'session_created', familyId: session.fid, sub: session.user.sub });
     const headers = new Headers({ ...base, location: new URL(tx.returnTo, config.appOrigin).href });
     headers.append('set-cookie', clearTx);
-    headers.append('set-cookie', sessionCookie(await tokens.sealSession(session), session));
+    headers.append('set-cookie', sessionCookie(sealed, session));
     return new Response(null, { status: 302, headers });
   }
 
   async function token(request: Request): Promise<Response> {
+    await limit('tokenPerIp', config.clientIp(request));
     const body = await readJsonBody(request);
     const minValidity = body.minValidity ?? 30;
     if (typeof minValidity !== 'number' || !Number.isFinite(minValidity) || minValidity < 0 || minValidity > 86_400) {
       throw new BffError('invalid_request', 400, `minValidity must be a number of seconds from 0 to 86400, got ${JSON.stringify(body.minValidity)}.`);
+    }
+    const idle = body.idle;
+    if (idle !== undefined && (typeof idle !== 'number' || !Number.isFinite(idle) || idle < 0)) {
+      throw new BffError('invalid_request', 400, `idle must be a non-negative number of seconds, got ${JSON.stringify(idle)}.`);
     }
     const { session, present } = await readSession(request.headers.get('cookie'));
     if (!session) {
       const error = new BffError('login_required', 401, present ? 'The session cookie could not be read. Sign in again.' : 'Not signed in.');
       return withClearedCookie(error.toResponse(), present);
     }
-    const refusal = await liveSession(session);
-    if (refusal) return withClearedCookie(refusal.toResponse(), true);
+    // Over the limit, the session stays: a 429 never clears the cookie.
+    await limit('tokenPerFamily', session.fid);
     try {
+      await tokens.checkLive(session, idle);
       const outcome = await tokens.getToken(session, minValidity);
       const response = json(200, outcome.body);
       if (outcome.cookie) response.headers.append('set-cookie', sessionCookie(outcome.cookie, outcome.session));
@@ -153,8 +167,8 @@ export function createBff(options: BffConfig): Bff {
   async function logout(request: Request): Promise<Response> {
     await readJsonBody(request);
     const { session } = await readSession(request.headers.get('cookie'));
-    if (session) {
-      await tokens.revokeFamily(session);
+    if (session && !(await tokens.isRevoked(session.fid))) {
+      await tokens.revokeFamily(session, 'logout');
       config.onEvent({ type: 'logged_out', familyId: session.fid });
     }
     const endSessionUrl = await oidc.endSessionUrl();
@@ -163,7 +177,7 @@ export function createBff(options: BffConfig): Bff {
 
   async function session(request: Request): Promise<Response> {
     const { session } = await readSession(request.headers.get('cookie'));
-    const live = session && !(await liveSession(session));
+    const live = session && !(await tokens.isRevoked(session.fid)) && tokens.remainingLifetime(session) > 0;
     const body: SessionResponseBody = live ? { authenticated: true, user: session.user } : { authenticated: false };
     return json(200, body);
   }
@@ -215,7 +229,15 @@ export function createBff(options: BffConfig): Bff {
     return session.user;
   }
 
-  return { handle, getSession, config };
+  return {
+    handle,
+    getSession,
+    revokeUser: (sub) => tokens.revokeUser(sub),
+    revokeFamily: async (familyId) => {
+      await tokens.revokeFamilyById(familyId, 'revoke_family');
+    },
+    config,
+  };
 }
 
 function json(status: number, body: unknown): Response {

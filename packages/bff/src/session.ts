@@ -15,6 +15,8 @@ export interface SessionData {
   user: SessionUser;
   /** Family created at (s). */
   ca: number;
+  /** Last user activity known when this cookie was written (s); the store has fresher. */
+  la?: number;
 }
 
 /** Checks the shape of an unsealed session cookie. */
@@ -28,6 +30,7 @@ export function isSessionData(value: unknown): value is SessionData {
     typeof s.rt === 'string' &&
     s.rt.length > 0 &&
     typeof s.ca === 'number' &&
+    (s.la === undefined || typeof s.la === 'number') &&
     typeof s.user === 'object' &&
     s.user !== null &&
     typeof s.user.sub === 'string'
