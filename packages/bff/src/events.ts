@@ -5,7 +5,7 @@ export type RevocationReason = 'logout' | 'reuse' | 'revoke_family' | 'revoke_us
 export type BffEvent =
   | { type: 'session_created'; familyId: string; sub: string }
   | { type: 'token_served_from_cache'; familyId: string }
-  | { type: 'token_refreshed'; familyId: string; version: number; upstreamMs: number; rotated: boolean }
+  | { type: 'token_refreshed'; familyId: string; version: number; upstreamMs: number; rotated: boolean; late?: boolean }
   | { type: 'refresh_failed'; familyId: string; reason: string; shared?: boolean }
   | { type: 'cookie_healed'; familyId: string; fromVersion: number; toVersion: number }
   | { type: 'reuse_detected'; familyId: string; presentedVersion: number; currentVersion: number }

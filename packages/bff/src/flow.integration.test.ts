@@ -23,13 +23,13 @@ describe('the code flow against the real dev provider', () => {
 
     const cookie = await h.signIn('alice');
     expect(cookie.length).toBeGreaterThan(100);
-    expect(h.idp.stats().grants.authorization_code).toBeGreaterThanOrEqual(1);
+    expect((await h.idp.stats()).grants.authorization_code).toBeGreaterThanOrEqual(1);
     expect(h.events.some((e) => e.type === 'session_created')).toBe(true);
   });
 
   it('serves the access token from the sign-in without another upstream call', async () => {
     const cookie = await h.signIn('bob');
-    const before = h.idp.stats().grants.refresh_token;
+    const before = (await h.idp.stats()).grants.refresh_token;
     const response = await h.token(cookie);
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toBe('no-store');
@@ -37,73 +37,73 @@ describe('the code flow against the real dev provider', () => {
     expect(body).toMatchObject({ tokenType: 'Bearer', user: { sub: 'bob', name: 'Bob Builder' } });
     expect(body.expiresIn).toBeGreaterThan(50);
     expect(decodeJwt(body.accessToken)).toMatchObject({ sub: 'bob', aud: 'urn:latchkey:demo-api', scope: 'notes:read' });
-    expect(h.idp.stats().grants.refresh_token).toBe(before);
+    expect((await h.idp.stats()).grants.refresh_token).toBe(before);
   });
 
   it('refreshes with rotation when asked for more validity than the cached token has, and sets the rotated cookie', async () => {
     const cookie = await h.signIn('alice');
     const first = await (await h.token(cookie)).json();
-    const before = h.idp.stats().grants.refresh_token;
+    const before = (await h.idp.stats()).grants.refresh_token;
     const response = await h.token(cookie, { minValidity: 3600 });
     expect(response.status).toBe(200);
     const second = await response.json();
     expect(second.accessToken).not.toBe(first.accessToken);
-    expect(h.idp.stats().grants.refresh_token).toBe(before + 1);
+    expect((await h.idp.stats()).grants.refresh_token).toBe(before + 1);
     const rotated = sessionCookieFrom(response);
     expect(rotated).toBeDefined();
     expect(rotated).not.toBe(cookie);
     // The rotated cookie refreshes again with the new refresh token; the provider would revoke the grant on reuse.
     const third = await h.token(rotated, { minValidity: 3600 });
     expect(third.status).toBe(200);
-    expect(h.idp.stats().reuseDetected).toBe(0);
+    expect((await h.idp.stats()).reuseDetected).toBe(0);
   });
 
   it('sends exactly one refresh upstream for 20 concurrent /token calls with one cookie', async () => {
     const cookie = await h.signIn('alice');
-    const before = h.idp.stats().grants.refresh_token;
+    const before = (await h.idp.stats()).grants.refresh_token;
     const responses = await Promise.all(Array.from({ length: 20 }, () => h.token(cookie, { minValidity: 3600 })));
     const bodies = await Promise.all(responses.map((r) => r.json()));
     expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
     expect(new Set(bodies.map((b) => b.accessToken)).size).toBe(1);
-    expect(h.idp.stats().grants.refresh_token).toBe(before + 1);
-    expect(h.idp.stats().reuseDetected).toBe(0);
+    expect((await h.idp.stats()).grants.refresh_token).toBe(before + 1);
+    expect((await h.idp.stats()).reuseDetected).toBe(0);
   });
 
   it('heals a cookie one rotation behind inside the grace window instead of spending its refresh token', async () => {
     const cookie = await h.signIn('alice');
     const rotated = sessionCookieFrom(await h.token(cookie, { minValidity: 3600 }));
-    const before = h.idp.stats().grants.refresh_token;
+    const before = (await h.idp.stats()).grants.refresh_token;
     const healsBefore = h.events.filter((e) => e.type === 'cookie_healed').length;
     const stale = await h.token(cookie);
     expect(stale.status).toBe(200);
     expect(sessionCookieFrom(stale)).toBe(rotated);
-    expect(h.idp.stats().grants.refresh_token).toBe(before);
+    expect((await h.idp.stats()).grants.refresh_token).toBe(before);
     expect(h.events.filter((e) => e.type === 'cookie_healed').length).toBe(healsBefore + 1);
   });
 
   it('heals a stale cookie and then refreshes with the newer refresh token when more validity is asked for', async () => {
     const cookie = await h.signIn('alice');
     const rotated = sessionCookieFrom(await h.token(cookie, { minValidity: 3600 }));
-    const before = h.idp.stats();
+    const before = (await h.idp.stats());
     const healsBefore = h.events.filter((e) => e.type === 'cookie_healed').length;
     const stale = await h.token(cookie, { minValidity: 3600 });
     expect(stale.status).toBe(200);
     const healed = sessionCookieFrom(stale);
     expect(healed).toBeDefined();
     expect(healed).not.toBe(rotated);
-    expect(h.idp.stats().grants.refresh_token).toBe(before.grants.refresh_token + 1);
-    expect(h.idp.stats().reuseDetected).toBe(before.reuseDetected);
+    expect((await h.idp.stats()).grants.refresh_token).toBe(before.grants.refresh_token + 1);
+    expect((await h.idp.stats()).reuseDetected).toBe(before.reuseDetected);
     expect(h.events.filter((e) => e.type === 'cookie_healed').length).toBe(healsBefore + 1);
   });
 
   it('logout revokes the grant at the provider, clears the cookie, and the cookie then gets 401', async () => {
     const cookie = await h.signIn('alice');
-    const revokedBefore = h.idp.stats().revoked;
+    const revokedBefore = (await h.idp.stats()).revoked;
     const response = await h.post('/api/auth/logout', cookie);
     expect(response.status).toBe(200);
     expect((await response.json()).endSessionUrl).toMatch(/\/session\/end\?/);
     expect(response.headers.getSetCookie().join()).toMatch(/__Host-latchkey=; Path=\/; Max-Age=0/);
-    expect(h.idp.stats().revoked).toBe(revokedBefore + 1);
+    expect((await h.idp.stats()).revoked).toBe(revokedBefore + 1);
     const after = await h.token(cookie);
     expect(after.status).toBe(401);
     expect((await after.json()).error).toBe('session_revoked');

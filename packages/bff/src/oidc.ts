@@ -38,9 +38,9 @@ export class OidcClient {
     this.#auth = oauth.ClientSecretBasic(config.clientSecret);
   }
 
-  #options() {
+  #options(timeoutMs = this.#config.upstreamTimeoutMs) {
     return {
-      signal: AbortSignal.timeout(this.#config.upstreamTimeoutMs),
+      signal: AbortSignal.timeout(timeoutMs),
       [oauth.customFetch]: this.#config.fetch,
       [oauth.allowInsecureRequests]: this.#config.allowInsecureHttp,
     };
@@ -134,13 +134,15 @@ export class OidcClient {
   /**
    * Redeems the refresh token. Throws `invalid_grant` (a `BffError` 401 `session_expired`)
    * when the provider no longer honours it, an {@link UpstreamError} for everything temporary.
+   * `timeoutMs` (default `upstreamTimeoutMs`) bounds the call; the caller may allow longer
+   * and stop waiting earlier, since a provider that got the request may still redeem it.
    * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
    */
-  async refreshTokens(refreshToken: string): Promise<ProviderTokens> {
+  async refreshTokens(refreshToken: string, timeoutMs?: number): Promise<ProviderTokens> {
     const as = await this.discover();
     try {
       const response = await oauth.refreshTokenGrantRequest(as, this.#client, this.#auth, refreshToken, {
-        ...this.#options(),
+        ...this.#options(timeoutMs),
         ...this.#resourceParam(),
       });
       const result = await oauth.processRefreshTokenResponse(as, this.#client, response);

@@ -21,6 +21,8 @@ interface RotationRecord {
   v: number;
   cookie: string;
   at: number;
+  /** The provider answered after the caller had been told 503: nobody got this cookie yet. */
+  late?: boolean;
 }
 
 /** A provider failure another request already met, shared so that callers do not storm it. */
@@ -46,6 +48,8 @@ const isRotationRecord = (v: unknown): v is RotationRecord =>
 const POLL_MS = 25;
 /** How long a provider failure is shared with callers that arrive meanwhile. */
 const SHARED_FAILURE_SECONDS = 2;
+/** How long a refresh the caller stopped waiting for may still complete (the lock is held meanwhile). */
+const LATE_LIMIT_MS = 60_000;
 
 /**
  * The refresh algorithm of the design (§5): serve a cached token when it is good enough,
@@ -182,7 +186,8 @@ export class TokenService {
     if (!record || record.v <= presented.v) return { session: presented, cookie: undefined };
     const newer = await this.#sealer.unseal(record.cookie, isSessionData);
     const withinGrace = this.#config.now() - record.at <= this.#config.graceSeconds * 1000;
-    if (newer && record.v === presented.v + 1 && withinGrace) {
+    // A late rotation never reached its caller, so the cookie before it is the newest one anybody holds.
+    if (newer && record.v === presented.v + 1 && (withinGrace || record.late)) {
       this.#config.onEvent({ type: 'cookie_healed', familyId: presented.fid, fromVersion: presented.v, toVersion: record.v });
       return { session: newer, cookie: record.cookie };
     }
@@ -201,9 +206,9 @@ export class TokenService {
     const { store, upstreamTimeoutMs } = this.#config;
     const lockKey = key('lock', current.fid);
     const owner = crypto.randomUUID();
-    // The lock outlives the slowest legitimate refresh (timeout plus store round trips), no more.
-    const lockMs = upstreamTimeoutMs + 5_000;
-    const waitUntil = performance.now() + lockMs + 1_000;
+    // The lock outlives the slowest refresh that may still complete, no more; waiters give up sooner.
+    const lockMs = LATE_LIMIT_MS + 5_000;
+    const waitUntil = performance.now() + upstreamTimeoutMs + 1_000;
     for (;;) {
       const failure = await this.#sharedFailure(current.fid);
       if (failure) {
@@ -211,17 +216,22 @@ export class TokenService {
         throw new UpstreamError(failure.message, { retryAfter: failure.retryAfter });
       }
       if (await store.setIfAbsent(lockKey, owner, lockMs)) {
+        let held: Promise<unknown> | undefined;
         try {
-          return await this.#refresh(current, healedCookie, minValidity);
+          return await this.#refresh(current, healedCookie, minValidity, (pending) => (held = pending));
         } finally {
-          await store.deleteIfEquals(lockKey, owner);
+          const release = () => store.deleteIfEquals(lockKey, owner);
+          if (held) void held.finally(release).catch(() => {});
+          else await release();
         }
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      // Rotated by another instance while this one waited: that token is as fresh as the
+      // provider makes them, even when shorter than minValidity; refreshing again would only spend it.
       const { session, cookie } = await this.#resolveCurrent(current);
       if (session.v !== current.v) {
         const cached = await this.#cached(session);
-        if (cached && cached.exp - this.#config.now() >= minValidity * 1000) return this.#outcome(session, cached, cookie);
+        if (cached) return this.#outcome(session, cached, cookie);
       }
       if (performance.now() > waitUntil) {
         throw new UpstreamError('Another server was refreshing this session and did not finish in time. Try again shortly.', { retryAfter: 2 });
@@ -229,15 +239,39 @@ export class TokenService {
     }
   }
 
-  async #refresh(current: SessionData, healedCookie: string | undefined, minValidity: number): Promise<TokenOutcome> {
+  /**
+   * Redeems the refresh token. Past `upstreamTimeoutMs` the caller gets 503 at once, but the
+   * provider call is not abandoned: a provider that received it may still redeem the token,
+   * so its late answer is recorded as a `late` rotation (healed on the next request, not taken
+   * for reuse), and `hold` keeps the family's lock until it settles.
+   */
+  async #refresh(
+    current: SessionData,
+    healedCookie: string | undefined,
+    minValidity: number,
+    hold: (pending: Promise<unknown>) => void,
+  ): Promise<TokenOutcome> {
     // Re-read under the lock: another request or instance may have rotated while this one waited.
     const { session, cookie } = await this.#resolveCurrent(current);
     const cached = await this.#cached(session);
-    if (cached && cached.exp - this.#config.now() >= minValidity * 1000) return this.#outcome(session, cached, cookie ?? healedCookie);
+    const rotatedMeanwhile = session.v !== current.v;
+    if (cached && (rotatedMeanwhile || cached.exp - this.#config.now() >= minValidity * 1000)) {
+      return this.#outcome(session, cached, cookie ?? healedCookie);
+    }
     const started = this.#config.now();
+    const upstream = this.#oidc.refreshTokens(session.rt, Math.max(LATE_LIMIT_MS, this.#config.upstreamTimeoutMs));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.#config.upstreamTimeoutMs);
+    });
     let tokens: ProviderTokens;
     try {
-      tokens = await this.#oidc.refreshTokens(session.rt);
+      const first = await Promise.race([upstream, timedOut]);
+      if (first === 'timeout') {
+        hold(upstream.then((late) => this.#rotate(session, late, started, true)).catch(() => {}));
+        throw new UpstreamError('The identity provider did not answer the refresh in time. Try again shortly.');
+      }
+      tokens = first;
     } catch (error) {
       const reason = error instanceof BffError ? error.code : 'unknown';
       this.#config.onEvent({ type: 'refresh_failed', familyId: session.fid, reason });
@@ -249,7 +283,14 @@ export class TokenService {
         await this.#config.store.set(key('fail', session.fid), JSON.stringify(failure), SHARED_FAILURE_SECONDS);
       }
       throw error;
+    } finally {
+      clearTimeout(timer);
     }
+    return this.#rotate(session, tokens, started, false);
+  }
+
+  /** Records a successful refresh: the next version, its cookie, the cached access token. */
+  async #rotate(session: SessionData, tokens: ProviderTokens, started: number, late: boolean): Promise<TokenOutcome> {
     const now = this.#config.now();
     const storedActivity = Number((await this.#config.store.get(key('act', session.fid))) ?? 0);
     const next: SessionData = {
@@ -260,13 +301,14 @@ export class TokenService {
     };
     const sealed = await this.sealSession(next);
     const fresh = await this.#cache(next, tokens);
-    await this.#recordRotation(next, sealed, now);
+    await this.#recordRotation(next, sealed, now, late);
     this.#config.onEvent({
       type: 'token_refreshed',
       familyId: next.fid,
       version: next.v,
       upstreamMs: now - started,
       rotated: tokens.refreshToken !== undefined && tokens.refreshToken !== session.rt,
+      ...(late && { late }),
     });
     return this.#outcome(next, fresh, sealed);
   }
@@ -280,8 +322,8 @@ export class TokenService {
     return record ? this.#sealer.unseal(record.cookie, isSessionData) : undefined;
   }
 
-  async #recordRotation(session: SessionData, sealed: string, at: number): Promise<void> {
-    const record: RotationRecord = { v: session.v, cookie: sealed, at };
+  async #recordRotation(session: SessionData, sealed: string, at: number, late = false): Promise<void> {
+    const record: RotationRecord = { v: session.v, cookie: sealed, at, ...(late && { late }) };
     const ttl = Math.max(60, this.remainingLifetime(session) + 60);
     await this.#config.store.set(key('rot', session.fid), await this.#sealer.seal(record, ttl), ttl);
   }

@@ -1,4 +1,4 @@
-import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, startIdp, type RunningIdp, type StartIdpOptions } from '@latchkey/idp';
+import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, startIdp, type IdpStats, type StartIdpOptions } from '@latchkey/idp';
 import { createBff, type Bff } from '../createBff.js';
 import type { BffConfig } from '../config.js';
 import type { BffEvent } from '../events.js';
@@ -24,9 +24,18 @@ class Jar {
   }
 }
 
+/** What the harness needs of a provider: in-process or in its own process. */
+export interface HarnessIdp {
+  issuer: string;
+  stats(): Promise<IdpStats>;
+  close(): Promise<void>;
+}
+
 export interface Harness {
-  idp: RunningIdp;
+  idp: HarnessIdp;
   bff: Bff;
+  /** Another BFF instance on the same provider (same secret and settings unless overridden). */
+  instance(options?: Partial<BffConfig>): { bff: Bff; token: Harness['token'] };
   events: BffEvent[];
   /** Signs in as a dev user through the real provider; answers the session cookie value. */
   signIn(user?: string, extraCookie?: string): Promise<string>;
@@ -37,26 +46,37 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** Starts a real dev provider on a free port and a BFF talking to it. */
-export async function startHarness(idpOptions: StartIdpOptions = {}, bffOptions: Partial<BffConfig> = {}): Promise<Harness> {
-  const idp = await startIdp({ port: 0, appOrigins: [APP], ...idpOptions });
+async function inProcessIdp(options: StartIdpOptions): Promise<HarnessIdp> {
+  const running = await startIdp({ port: 0, appOrigins: [APP], ...options });
+  return { issuer: running.issuer, stats: async () => running.stats(), close: () => running.close() };
+}
+
+/** Starts a real dev provider on a free port (or uses the one given) and a BFF talking to it. */
+export async function startHarness(
+  idpOptions: StartIdpOptions | HarnessIdp = {},
+  bffOptions: Partial<BffConfig> = {},
+): Promise<Harness> {
+  const idp: HarnessIdp = 'issuer' in idpOptions ? idpOptions : await inProcessIdp(idpOptions);
   const events: BffEvent[] = [];
-  const bff = createBff({
-    issuer: idp.issuer,
-    clientId: DEMO_CLIENT_ID,
-    clientSecret: DEMO_CLIENT_SECRET,
-    appOrigin: APP,
-    cookieSecret: SECRET,
-    allowInsecureHttp: true,
-    scope: 'openid profile email offline_access notes:read',
-    onEvent: (e) => events.push(e),
-    ...bffOptions,
-  });
+  const make = (options: Partial<BffConfig>) =>
+    createBff({
+      issuer: idp.issuer,
+      clientId: DEMO_CLIENT_ID,
+      clientSecret: DEMO_CLIENT_SECRET,
+      appOrigin: APP,
+      cookieSecret: SECRET,
+      allowInsecureHttp: true,
+      scope: 'openid profile email offline_access notes:read',
+      onEvent: (e) => events.push(e),
+      ...bffOptions,
+      ...options,
+    });
+  const bff = make({});
 
   const get = (path: string, cookie?: string) =>
     bff.handle(new Request(`${APP}${path}`, { headers: cookie ? { cookie } : {} }));
-  const post = (path: string, cookie: string | undefined, body = '{}', headers: Record<string, string> = {}) =>
-    bff.handle(
+  const postTo = (target: Bff, path: string, cookie: string | undefined, body = '{}', headers: Record<string, string> = {}) =>
+    target.handle(
       new Request(`${APP}${path}`, {
         method: 'POST',
         body,
@@ -69,6 +89,7 @@ export async function startHarness(idpOptions: StartIdpOptions = {}, bffOptions:
         },
       }),
     );
+  const post = (path: string, cookie: string | undefined, body?: string, headers?: Record<string, string>) => postTo(bff, path, cookie, body, headers);
 
   async function signIn(user = 'alice', extraCookie?: string): Promise<string> {
     const login = await get('/api/auth/login?returnTo=/notes');
@@ -112,6 +133,10 @@ export async function startHarness(idpOptions: StartIdpOptions = {}, bffOptions:
     events,
     signIn,
     token: (cookie, body = {}, headers = {}) => post('/api/auth/token', cookie, JSON.stringify(body), headers),
+    instance(options = {}) {
+      const other = make(options);
+      return { bff: other, token: (cookie, body = {}, headers = {}) => postTo(other, '/api/auth/token', cookie, JSON.stringify(body), headers) };
+    },
     post,
     get,
     close: () => idp.close(),
