@@ -302,6 +302,8 @@ export class TokenService {
     const sealed = await this.sealSession(next);
     const fresh = await this.#cache(next, tokens);
     await this.#recordRotation(next, sealed, now, late);
+    // The provider answers again: nobody should be turned away by an older failure.
+    await this.#config.store.delete(key('fail', session.fid));
     this.#config.onEvent({
       type: 'token_refreshed',
       familyId: next.fid,
