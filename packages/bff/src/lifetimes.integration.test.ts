@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryStore } from './store.js';
+import { sessionCookieFrom, startHarness, type Harness } from './test/harness.js';
+
+/** A BFF on the real dev provider whose clock (and store clock) the test moves. */
+async function clocked(options: Parameters<typeof startHarness>[1] = {}) {
+  const clock = { now: Date.now() };
+  const h = await startHarness({}, { now: () => clock.now, store: memoryStore({ now: () => clock.now }), ...options });
+  return { h, clock, advance: (seconds: number) => void (clock.now += seconds * 1000) };
+}
+
+const cleared = (response: Response) => /__Host-latchkey=;.*Max-Age=0/i.test(response.headers.getSetCookie().join('\n'));
+
+describe('rate limits', () => {
+  let t: Awaited<ReturnType<typeof clocked>>;
+  beforeAll(async () => {
+    t = await clocked({
+      rateLimits: { tokenPerFamily: { limit: 5, windowSeconds: 10 }, tokenPerIp: { limit: 8, windowSeconds: 60 }, loginPerIp: { limit: 3, windowSeconds: 60 } },
+    });
+  });
+  afterAll(() => t.h.close());
+
+  it('answers a burst on one session with 429 rate_limited and Retry-After, and the session survives it', async () => {
+    const cookie = await t.h.signIn();
+    const statuses: number[] = [];
+    let limited: Response | undefined;
+    for (let i = 0; i < 8; i++) {
+      const response = await t.h.token(cookie, {}, { 'x-forwarded-for': `203.0.113.${i}` });
+      statuses.push(response.status);
+      if (response.status === 429) limited = response;
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+    expect(await limited!.json()).toMatchObject({ error: 'rate_limited', error_description: expect.stringMatching(/session is kept/) });
+    const retryAfter = Number(limited!.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(10);
+    expect(cleared(limited!)).toBe(false);
+    expect(t.h.events.some((e) => e.type === 'rate_limited' && e.limit === 'token_family')).toBe(true);
+    t.advance(retryAfter);
+    expect((await t.h.token(cookie, {}, { 'x-forwarded-for': '203.0.113.99' })).status).toBe(200);
+  });
+
+  it('limits /token per client IP, taken from the right-most X-Forwarded-For entry', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      // A client can prepend anything; only the entry the proxy appended counts.
+      const response = await t.h.token(undefined, {}, { 'x-forwarded-for': `10.0.0.${i}, 198.51.100.7` });
+      statuses.push(response.status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 401, 401, 401, 429, 429]);
+  });
+
+  it('limits sign-in starts per IP', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const response = await t.h.bff.handle(new Request('http://localhost:3000/api/auth/login?returnTo=/', { headers: { 'x-forwarded-for': '198.51.100.20' } }));
+      statuses.push(response.status);
+    }
+    expect(statuses).toEqual([302, 302, 302, 429]);
+  });
+});
+
+describe('lifetimes', () => {
+  let t: Awaited<ReturnType<typeof clocked>>;
+  beforeAll(async () => {
+    t = await clocked({ idleTimeoutSeconds: 900, absoluteLifetimeSeconds: 3600, rateLimits: false });
+  });
+  afterAll(() => t.h.close());
+
+  it('keeps a session alive while the client reports activity, though its tokens outlive the idle limit', async () => {
+    let cookie = await t.h.signIn();
+    for (let i = 0; i < 4; i++) {
+      t.advance(600); // 10 minutes between calls, a person active 1 minute ago each time
+      const response = await t.h.token(cookie, { idle: 60 });
+      expect(response.status).toBe(200);
+      cookie = sessionCookieFrom(response) ?? cookie;
+    }
+  });
+
+  it('signs out after the idle timeout although timer refreshes kept calling (the client reports no input)', async () => {
+    const cookie = await t.h.signIn();
+    t.advance(600);
+    expect((await t.h.token(cookie, { idle: 600 })).status).toBe(200);
+    t.advance(600);
+    const response = await t.h.token(cookie, { idle: 1200 });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ error: 'session_expired', error_description: expect.stringMatching(/15 minutes without activity/) });
+    expect(cleared(response)).toBe(true);
+    expect(t.h.events.some((e) => e.type === 'session_expired' && e.reason === 'idle')).toBe(true);
+    // It stays ended: an active-looking report afterwards does not revive it.
+    expect((await t.h.token(cookie, { idle: 0 })).status).toBe(401);
+  });
+
+  it('ends a session at its absolute lifetime however active, counted from sign-in', async () => {
+    const cookie = await t.h.signIn();
+    let current = cookie;
+    for (let i = 0; i < 5; i++) {
+      t.advance(600);
+      const response = await t.h.token(current, { idle: 0, minValidity: 3600 });
+      expect(response.status).toBe(200);
+      current = sessionCookieFrom(response) ?? current;
+      // Max-Age is the remaining absolute lifetime, not a fresh week.
+      const maxAge = Number(/Max-Age=(\d+)/i.exec(response.headers.getSetCookie().join())?.[1]);
+      expect(maxAge).toBe(3600 - (i + 1) * 600);
+    }
+    t.advance(601);
+    const response = await t.h.token(current, { idle: 0 });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ error: 'session_expired', error_description: expect.stringMatching(/maximum lifetime/) });
+    expect(t.h.events.some((e) => e.type === 'session_expired' && e.reason === 'absolute')).toBe(true);
+  });
+});
+
+describe('revocation', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({}, { rateLimits: false });
+  });
+  afterAll(() => h.close());
+
+  it('revokeUser(sub) ends every family of that user and no one else’s', async () => {
+    const [aliceLaptop, alicePhone, bob] = [await h.signIn('alice'), await h.signIn('alice'), await h.signIn('bob')];
+    const before = (await h.idp.stats()).revoked;
+    expect(await h.bff.revokeUser('alice')).toBe(2);
+    for (const cookie of [aliceLaptop, alicePhone]) {
+      const response = await h.token(cookie);
+      expect(response.status).toBe(401);
+      expect(await response.json()).toMatchObject({ error: 'session_revoked' });
+    }
+    expect((await h.token(bob)).status).toBe(200);
+    expect(h.events.filter((e) => e.type === 'session_revoked' && e.reason === 'revoke_user')).toHaveLength(2);
+    expect((await h.idp.stats()).revoked).toBeGreaterThanOrEqual(before + 2);
+    expect(await h.bff.revokeUser('alice')).toBe(0);
+  });
+
+  it('revokeFamily(id) ends one session, found by the id in its events', async () => {
+    const cookie = await h.signIn('bob');
+    const created = h.events.filter((e) => e.type === 'session_created').at(-1)!;
+    await h.bff.revokeFamily((created as { familyId: string }).familyId);
+    expect(await (await h.token(cookie)).json()).toMatchObject({ error: 'session_revoked' });
+  });
+
+  it('a signed-out cookie replayed later gets 401, and its refresh token is revoked upstream', async () => {
+    const cookie = await h.signIn();
+    const logout = await h.post('/api/auth/logout', cookie);
+    expect(logout.status).toBe(200);
+    expect(cleared(logout)).toBe(true);
+    const replay = await h.token(cookie, { minValidity: 3600 });
+    expect(replay.status).toBe(401);
+    expect(await replay.json()).toMatchObject({ error: 'session_revoked' });
+  });
+
+  it('signing in over a session starts a new family and ends the old one', async () => {
+    const first = await h.signIn();
+    const second = await h.signIn('alice', `__Host-latchkey=${first}`);
+    expect(second).not.toBe(first);
+    expect((await h.token(first)).status).toBe(401);
+    expect((await h.token(second)).status).toBe(200);
+  });
+});
