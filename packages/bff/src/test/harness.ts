@@ -37,6 +37,8 @@ export interface Harness {
   /** Another BFF instance on the same provider (same secret and settings unless overridden). */
   instance(options?: Partial<BffConfig>): { bff: Bff; token: Harness['token'] };
   events: BffEvent[];
+  /** Walks /login and the provider's form; answers the callback URL and transaction cookie, not yet used. */
+  authorize(user?: string): Promise<{ callbackUrl: string; txCookie: string }>;
   /** Signs in as a dev user through the real provider; answers the session cookie value. */
   signIn(user?: string, extraCookie?: string): Promise<string>;
   /** Calls `POST /token` like the SPA does. */
@@ -91,7 +93,8 @@ export async function startHarness(
     );
   const post = (path: string, cookie: string | undefined, body?: string, headers?: Record<string, string>) => postTo(bff, path, cookie, body, headers);
 
-  async function signIn(user = 'alice', extraCookie?: string): Promise<string> {
+  /** Goes through /login and the provider's login form; answers the callback URL and the transaction cookie, unused. */
+  async function authorize(user = 'alice'): Promise<{ callbackUrl: string; txCookie: string }> {
     const login = await get('/api/auth/login?returnTo=/notes');
     if (login.status !== 302) throw new Error(`login answered ${login.status}`);
     const txCookie = login.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey-tx='))!.split(';')[0]!;
@@ -99,13 +102,7 @@ export async function startHarness(
     let url = login.headers.get('location')!;
     // Walk the provider's redirects and its login form until it sends us back to the callback.
     for (let hop = 0; hop < 20; hop++) {
-      if (url.startsWith(`${APP}/api/auth/callback`)) {
-        const cookie = [txCookie, extraCookie].filter(Boolean).join('; ');
-        const callback = await bff.handle(new Request(url, { headers: { cookie } }));
-        if (callback.status !== 302) throw new Error(`callback answered ${callback.status}: ${await callback.text()}`);
-        const session = callback.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey='));
-        return session!.split(';')[0]!.slice('__Host-latchkey='.length);
-      }
+      if (url.startsWith(`${APP}/api/auth/callback`)) return { callbackUrl: url, txCookie };
       const response = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
       jar.store(response);
       if (response.status >= 300 && response.status < 400) {
@@ -127,10 +124,19 @@ export async function startHarness(
     throw new Error('sign-in did not come back to the callback');
   }
 
+  async function signIn(user = 'alice', extraCookie?: string): Promise<string> {
+    const { callbackUrl, txCookie } = await authorize(user);
+    const cookie = [txCookie, extraCookie].filter(Boolean).join('; ');
+    const callback = await bff.handle(new Request(callbackUrl, { headers: { cookie } }));
+    if (callback.status !== 302) throw new Error(`callback answered ${callback.status}: ${await callback.text()}`);
+    return sessionCookieFrom(callback)!;
+  }
+
   return {
     idp,
     bff,
     events,
+    authorize,
     signIn,
     token: (cookie, body = {}, headers = {}) => post('/api/auth/token', cookie, JSON.stringify(body), headers),
     instance(options = {}) {

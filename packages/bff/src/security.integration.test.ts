@@ -1,0 +1,79 @@
+import { sealData, unsealData } from 'iron-session';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TransactionData } from './session.js';
+import { APP, SECRET, sessionCookieFrom, startHarness, type Harness } from './test/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({}, { rateLimits: false });
+});
+afterAll(() => h.close());
+
+/** Re-seals a transaction cookie with the test secret after changing it, as only a holder of the secret could. */
+async function forgeTx(txCookie: string, change: Partial<TransactionData>): Promise<string> {
+  const [name, value] = [txCookie.slice(0, txCookie.indexOf('=')), txCookie.slice(txCookie.indexOf('=') + 1)];
+  const tx = await unsealData<TransactionData>(value, { password: { 1: SECRET } });
+  return `${name}=${await sealData({ ...tx, ...change }, { password: { 1: SECRET }, ttl: 600 })}`;
+}
+
+async function expectRefused(response: Response, code: string) {
+  expect(response.status).toBe(400);
+  expect(await response.json()).toMatchObject({ error: code, error_description: expect.any(String) });
+  expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+  expect(sessionCookieFrom(response)).toBeUndefined();
+}
+
+describe('callback', () => {
+  it('refuses a replayed callback (same code, same transaction cookie) with 400 and no cookie', async () => {
+    const { callbackUrl, txCookie } = await h.authorize();
+    const first = await h.bff.handle(new Request(callbackUrl, { headers: { cookie: txCookie } }));
+    expect(first.status).toBe(302);
+    expect(first.headers.get('referrer-policy')).toBe('no-referrer');
+    await expectRefused(await h.bff.handle(new Request(callbackUrl, { headers: { cookie: txCookie } })), 'invalid_grant');
+  });
+
+  it('refuses an ID token whose nonce is not the one this browser asked for', async () => {
+    const { callbackUrl, txCookie } = await h.authorize();
+    const forged = await forgeTx(txCookie, { nonce: 'a-nonce-from-another-sign-in' });
+    await expectRefused(await h.bff.handle(new Request(callbackUrl, { headers: { cookie: forged } })), 'invalid_id_token');
+  });
+
+  it('refuses a callback whose state differs from the transaction, or has none', async () => {
+    const { callbackUrl, txCookie } = await h.authorize();
+    await expectRefused(await h.bff.handle(new Request(callbackUrl, { headers: { cookie: await forgeTx(txCookie, { state: 'other' }) } })), 'invalid_state');
+    const noState = new URL(callbackUrl);
+    noState.searchParams.delete('state');
+    await expectRefused(await h.bff.handle(new Request(noState, { headers: { cookie: txCookie } })), 'invalid_state');
+  });
+
+  it('refuses a callback without its transaction cookie', async () => {
+    const { callbackUrl } = await h.authorize();
+    await expectRefused(await h.bff.handle(new Request(callbackUrl)), 'missing_transaction');
+  });
+
+  it('takes the redirect and origin from configuration, never from Host or X-Forwarded-*', async () => {
+    const login = await h.bff.handle(
+      new Request(`${APP}/api/auth/login?returnTo=/x`, { headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' } }),
+    );
+    const authorize = new URL(login.headers.get('location')!);
+    expect(authorize.searchParams.get('redirect_uri')).toBe(`${APP}/api/auth/callback`);
+    const { callbackUrl, txCookie } = await h.authorize();
+    const callback = await h.bff.handle(new Request(callbackUrl, { headers: { cookie: txCookie, host: 'evil.example', 'x-forwarded-host': 'evil.example' } }));
+    expect(callback.headers.get('location')).toBe(`${APP}/notes`);
+  });
+});
+
+describe('cookie size', () => {
+  it('keeps the whole Set-Cookie line under 1,500 bytes at sign-in and after rotation, with the provider’s real tokens', async () => {
+    const { callbackUrl, txCookie } = await h.authorize();
+    const callback = await h.bff.handle(new Request(callbackUrl, { headers: { cookie: txCookie } }));
+    const signInLine = callback.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey='))!;
+    const rotated = await h.token(sessionCookieFrom(callback), { minValidity: 3600 });
+    const rotatedLine = rotated.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey='))!;
+    for (const line of [signInLine, rotatedLine]) {
+      expect(new TextEncoder().encode(line).length).toBeLessThanOrEqual(1500);
+      expect(line).toMatch(/; Path=\/; .*HttpOnly; Secure; SameSite=Strict/);
+    }
+    console.info(`Set-Cookie bytes: sign-in ${signInLine.length}, rotated ${rotatedLine.length}`);
+  });
+});
