@@ -7,6 +7,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface Stack {
   appUrl: string;
+  /** Every demo instance's URL (the first is `appUrl`). */
+  appUrls: string[];
   idpUrl: string;
   idpProcess: ChildProcess;
   stats(): Promise<{ grants: { authorization_code: number; refresh_token: number }; revoked: number; reuseDetected: number }>;
@@ -16,6 +18,10 @@ export interface Stack {
 export interface StackOptions {
   accessTokenTtl?: number;
   appEnv?: Record<string, string>;
+  /** Ports of the demo instances (default: one on a free port). */
+  appPorts?: number[];
+  /** Start a redis-server and point every demo instance at it (REDIS_URL). */
+  redis?: boolean;
 }
 
 /** A free TCP port on loopback. */
@@ -48,6 +54,8 @@ async function waitFor(url: string, child: ChildProcess, name: string, timeoutMs
 
 function run(command: string, args: string[], cwd: string, env: Record<string, string>, name: string): ChildProcess {
   const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // A missing binary is reported and then seen as a process that never listens.
+  child.once('error', (error) => process.stderr.write(`[${name}] could not start: ${error.message}\n`));
   const log = (chunk: Buffer) => {
     if (process.env.E2E_VERBOSE) process.stderr.write(`[${name}] ${chunk}`);
   };
@@ -81,38 +89,71 @@ function kill(child: ChildProcess): Promise<void> {
  * both answer. The demo must have been built (`pnpm build`).
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const [idpPort, appPort] = [await freePort(), await freePort()];
-  const appUrl = `http://localhost:${appPort}`;
+  const idpPort = await freePort();
+  const appPorts = options.appPorts ?? [await freePort()];
+  const appUrls = appPorts.map((port) => `http://localhost:${port}`);
   const idpUrl = `http://127.0.0.1:${idpPort}`;
-  const idp = run(
-    process.execPath,
-    ['--import', 'tsx', 'src/main.ts'],
-    resolve(root, 'apps/idp'),
-    { IDP_PORT: String(idpPort), ACCESS_TOKEN_TTL: String(options.accessTokenTtl ?? 300), IDP_APP_ORIGINS: appUrl },
-    'idp',
-  );
-  const app = run(
-    process.execPath,
-    [resolve(root, 'apps/demo/node_modules/next/dist/bin/next'), 'start', '--port', String(appPort), '--hostname', 'localhost'],
-    resolve(root, 'apps/demo'),
-    { PORT: String(appPort), OIDC_ISSUER: idpUrl, NEXT_TELEMETRY_DISABLED: '1', ...options.appEnv },
-    'demo',
-  );
+  const children: ChildProcess[] = [];
   const stop = async () => {
-    await Promise.all([kill(app), kill(idp)]);
+    await Promise.all(children.map(kill));
   };
   try {
+    let redisUrl: string | undefined;
+    if (options.redis) {
+      const redisPort = await freePort();
+      const redis = run('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], root, {}, 'redis');
+      children.push(redis);
+      redisUrl = `redis://127.0.0.1:${redisPort}`;
+      await waitForPort(redisPort, redis, 'redis-server');
+    }
+    const idp = run(
+      process.execPath,
+      ['--import', 'tsx', 'src/main.ts'],
+      resolve(root, 'apps/idp'),
+      { IDP_PORT: String(idpPort), ACCESS_TOKEN_TTL: String(options.accessTokenTtl ?? 300), IDP_APP_ORIGINS: appUrls.join(',') },
+      'idp',
+    );
+    children.push(idp);
+    const apps = appPorts.map((port, i) => {
+      const app = run(
+        process.execPath,
+        [resolve(root, 'apps/demo/node_modules/next/dist/bin/next'), 'start', '--port', String(port), '--hostname', 'localhost'],
+        resolve(root, 'apps/demo'),
+        { PORT: String(port), OIDC_ISSUER: idpUrl, NEXT_TELEMETRY_DISABLED: '1', ...(redisUrl && { REDIS_URL: redisUrl }), ...options.appEnv },
+        `demo:${port}`,
+      );
+      children.push(app);
+      return { app, url: appUrls[i]! };
+    });
     await waitFor(`${idpUrl}/.well-known/openid-configuration`, idp, 'dev provider');
-    await waitFor(`${appUrl}/api/auth/session`, app, 'demo');
+    for (const { app, url } of apps) await waitFor(`${url}/api/auth/session`, app, `demo on ${url}`);
+    return {
+      appUrl: appUrls[0]!,
+      appUrls,
+      idpUrl,
+      idpProcess: idp,
+      stats: async () => (await fetch(`${idpUrl}/__dev/stats`)).json(),
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
   }
-  return {
-    appUrl,
-    idpUrl,
-    idpProcess: idp,
-    stats: async () => (await fetch(`${idpUrl}/__dev/stats`)).json(),
-    stop,
-  };
+}
+
+/** Waits until something accepts TCP connections on the port. */
+async function waitForPort(port: number, child: ChildProcess, name: string, timeoutMs = 15_000) {
+  const { connect } = await import('node:net');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}; is it installed? (npm test installs it)`);
+    const open = await new Promise<boolean>((done) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), done(true)));
+      socket.once('error', () => done(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${name} did not listen on ${port} within ${timeoutMs} ms`);
 }

@@ -1,6 +1,17 @@
 import { createBff } from '@latchkey/bff';
+import { redisStore } from '@latchkey/bff/redis';
 import { createVerifier } from '@latchkey/resource';
+import { createClient } from 'redis';
 import { demoConfig } from './config';
+
+/** With REDIS_URL, every instance of the demo shares one store; without it, each keeps its own memory. */
+const store = demoConfig.redisUrl
+  ? redisStore({
+      client: createClient({ url: demoConfig.redisUrl })
+        .on('error', (error: Error) => console.error('[demo] redis:', error.message))
+        .connect(),
+    })
+  : undefined;
 
 /** The demo's BFF, created once per server process. */
 export const bff = createBff({
@@ -12,6 +23,7 @@ export const bff = createBff({
   scope: demoConfig.scope,
   allowInsecureHttp: demoConfig.allowInsecureHttp,
   ...(demoConfig.graceSeconds !== undefined && { graceSeconds: demoConfig.graceSeconds }),
+  ...(store && { store }),
 });
 
 /** Verifies access tokens for the demo's own API routes. */

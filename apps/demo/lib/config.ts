@@ -21,5 +21,7 @@ export const demoConfig = {
   audience: process.env.OIDC_AUDIENCE || DEMO_API_AUDIENCE_DEFAULT,
   jwksUri: process.env.OIDC_JWKS_URI || `${issuer.replace(/\/$/, '')}/jwks`,
   graceSeconds: grace ? Number(grace) : undefined,
+  // Set to share sessions' locks, caches and denylist between several demo instances.
+  redisUrl: process.env.REDIS_URL || undefined,
   allowInsecureHttp: new URL(issuer).protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(issuer).hostname),
 };

@@ -10,8 +10,11 @@ export interface RedisLike {
 }
 
 export interface RedisStoreOptions {
-  /** A connected client from the official `redis` package: `await createClient({ url }).connect()`. */
-  client: RedisLike;
+  /**
+   * A client from the official `redis` package, connected — or the promise `connect()`
+   * returns, so a module can build its BFF synchronously: `createClient({ url }).connect()`.
+   */
+  client: RedisLike | Promise<RedisLike>;
   /** Prefix of every key (default none; the BFF's keys already start with `latchkey:`). */
   prefix?: string;
 }
@@ -29,41 +32,43 @@ const ADD_TO_SET = `redis.call('SADD', KEYS[1], ARGV[1]) if redis.call('TTL', KE
  * @example
  * import { createClient } from 'redis';
  * import { redisStore } from '@latchkey/bff/redis';
- * const store = redisStore({ client: await createClient({ url: process.env.REDIS_URL }).connect() });
+ * const store = redisStore({ client: createClient({ url: process.env.REDIS_URL }).connect() });
  */
 export function redisStore(options: RedisStoreOptions): BffStore {
-  const { client } = options;
+  const ready = Promise.resolve(options.client);
+  // Until the first use, a failed connection is nobody's unhandled rejection; every call then reports it.
+  ready.catch(() => {});
   const prefix = options.prefix ?? '';
   const k = (key: string) => prefix + key;
   const seconds = (value: number) => Math.max(1, Math.ceil(value));
 
   return {
     async get(key) {
-      const value = await client.get(k(key));
+      const value = await (await ready).get(k(key));
       return typeof value === 'string' ? value : undefined;
     },
     async set(key, value, ttlSeconds) {
-      await client.set(k(key), value, { expiration: { type: 'EX', value: seconds(ttlSeconds) } });
+      await (await ready).set(k(key), value, { expiration: { type: 'EX', value: seconds(ttlSeconds) } });
     },
     async delete(key) {
-      await client.del(k(key));
+      await (await ready).del(k(key));
     },
     async setIfAbsent(key, value, ttlMs) {
-      const answer = await client.set(k(key), value, { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.ceil(ttlMs)) } });
+      const answer = await (await ready).set(k(key), value, { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.ceil(ttlMs)) } });
       return answer === 'OK';
     },
     async deleteIfEquals(key, value) {
-      await client.eval(DELETE_IF_EQUALS, { keys: [k(key)], arguments: [value] });
+      await (await ready).eval(DELETE_IF_EQUALS, { keys: [k(key)], arguments: [value] });
     },
     async increment(key, windowSeconds) {
-      const [count, ttl] = (await client.eval(INCREMENT, { keys: [k(key)], arguments: [String(seconds(windowSeconds))] })) as [number, number];
+      const [count, ttl] = (await (await ready).eval(INCREMENT, { keys: [k(key)], arguments: [String(seconds(windowSeconds))] })) as [number, number];
       return { count: Number(count), resetSeconds: Math.max(1, Number(ttl)) };
     },
     async addToSet(key, member, ttlSeconds) {
-      await client.eval(ADD_TO_SET, { keys: [k(key)], arguments: [member, String(seconds(ttlSeconds))] });
+      await (await ready).eval(ADD_TO_SET, { keys: [k(key)], arguments: [member, String(seconds(ttlSeconds))] });
     },
     async members(key) {
-      const members = await client.sMembers(k(key));
+      const members = await (await ready).sMembers(k(key));
       return Array.isArray(members) ? members.map(String) : [];
     },
   };
