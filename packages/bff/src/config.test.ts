@@ -20,6 +20,9 @@ describe('createBff() configuration', () => {
     ['an http issuer without allowInsecureHttp', { issuer: 'http://idp.example' }, /allowInsecureHttp/],
     ['an appOrigin with a path', { appOrigin: 'https://app.example/app' }, /origin only/],
     ['a zero timeout', { upstreamTimeoutMs: 0 }, /"upstreamTimeoutMs" must be a positive number/],
+    ['a negative idle timeout', { idleTimeoutSeconds: -1 }, /"idleTimeoutSeconds" must be a non-negative number, got -1/],
+    ['a rate limit of zero', { rateLimits: { tokenPerFamily: { limit: 0, windowSeconds: 60 } } }, /"rateLimits.tokenPerFamily" must be false or \{ limit, windowSeconds \}/],
+    ['a fractional rate window', { rateLimits: { loginPerIp: { limit: 5, windowSeconds: 0.5 } } }, /"rateLimits.loginPerIp"/],
   ])('fails at start-up on %s with a message naming the option', (_name, patch, message) => {
     expect(() => createBff({ ...good, ...patch } as never)).toThrow(ConfigurationError);
     expect(() => createBff({ ...good, ...patch } as never)).toThrow(message);
@@ -27,5 +30,24 @@ describe('createBff() configuration', () => {
 
   it('accepts a password map for key rotation', () => {
     expect(() => createBff({ ...good, cookieSecret: { 2: `${good.cookieSecret}-new`, 1: good.cookieSecret } })).not.toThrow();
+  });
+
+  it('takes lifetime presets as plain options', async () => {
+    const { sessionPresets } = await import('./config.js');
+    const bff = createBff({ ...good, ...sessionPresets.pciDss });
+    expect(bff.config.idleTimeoutSeconds).toBe(900);
+    expect(bff.config.absoluteLifetimeSeconds).toBe(12 * 3600);
+  });
+
+  it('logs events as JSON lines by default, never with a token in them', async () => {
+    const { jsonLinesLogger } = await import('./events.js');
+    const lines: string[] = [];
+    const log = jsonLinesLogger((line) => lines.push(line));
+    log({ type: 'reuse_detected', familyId: 'f1', presentedVersion: 1, currentVersion: 3 });
+    log({ type: 'session_created', familyId: 'f2', sub: 'alice' });
+    expect(lines.map((l) => JSON.parse(l))).toEqual([
+      { time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), level: 'warn', source: 'latchkey', type: 'reuse_detected', familyId: 'f1', presentedVersion: 1, currentVersion: 3 },
+      { time: expect.any(String), level: 'info', source: 'latchkey', type: 'session_created', familyId: 'f2', sub: 'alice' },
+    ]);
   });
 });

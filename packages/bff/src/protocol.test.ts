@@ -10,6 +10,7 @@ const bff = createBff({
   clientSecret: 's',
   appOrigin: APP,
   cookieSecret: 'a-perfectly-random-secret-of-more-than-32-chars',
+  onEvent: () => {},
   fetch: async () => {
     throw new TypeError('no network in this test');
   },
