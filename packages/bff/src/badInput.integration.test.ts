@@ -249,7 +249,7 @@ async function send(c: Case): Promise<Response> {
   const headers = new Headers(c.headers);
   const cookie = c.cookie ?? (c.withSession === false ? undefined : `__Host-latchkey=${valid}`);
   if (cookie !== undefined) headers.set('cookie', cookie);
-  return h.bff.handle(new Request(`${APP}${c.path}`, { method: c.method, headers, ...(c.body !== undefined && { body: c.body }) }));
+  return h.bff.handle(new Request(`${APP}${c.path}`, { method: c.method, headers, ...(c.body !== undefined && { body: c.body as BodyInit }) }));
 }
 
 async function expectClean(c: Case) {

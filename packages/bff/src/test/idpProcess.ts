@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './freePort.js';
 import { fileURLToPath } from 'node:url';
 import type { IdpStats } from '@latchkey/idp';
 
@@ -10,17 +10,6 @@ export interface IdpProcess {
   pause(): void;
   resume(): void;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => done(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** Starts `apps/idp` with `node --import tsx` on a free port and waits for its discovery document. */

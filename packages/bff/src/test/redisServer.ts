@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './freePort.js';
 import { createClient } from 'redis';
 
 export interface RedisServer {
@@ -7,17 +7,6 @@ export interface RedisServer {
   /** A new connected client; closed by `stop()`. */
   client(): Promise<ReturnType<typeof createClient>>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** Starts a real `redis-server` on a free port, without persistence, and waits until it answers. */
