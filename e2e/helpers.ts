@@ -24,3 +24,15 @@ export async function callToken(page: Page, appUrl: string, cookie?: string) {
     data: {},
   });
 }
+
+/** Records the status of every /api/notes and /api/auth/token answer the pages get from now on. */
+export function recordResponses(pages: Page[]) {
+  const seen = { notes: [] as number[], token: [] as number[] };
+  for (const page of pages) {
+    page.on('response', (r) => {
+      if (r.url().endsWith('/api/notes')) seen.notes.push(r.status());
+      if (r.url().endsWith('/api/auth/token')) seen.token.push(r.status());
+    });
+  }
+  return seen;
+}

@@ -1,6 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { startStack, type Stack } from '../stack';
-import { signIn } from '../helpers';
+import { recordResponses, signIn } from '../helpers';
 
 const TTL = 20;
 let stack: Stack;
@@ -25,13 +25,7 @@ test('tabs split between two demo instances sharing Redis stay signed in across 
     await expect(page.getByTestId('auth-status')).toHaveText('authenticated');
     pages.push(page);
   }
-  const seen = { notes: [] as number[], token: [] as number[] };
-  for (const page of pages) {
-    page.on('response', (r) => {
-      if (r.url().endsWith('/api/notes')) seen.notes.push(r.status());
-      if (r.url().endsWith('/api/auth/token')) seen.token.push(r.status());
-    });
-  }
+  const seen = recordResponses(pages);
   const start = await stack.stats();
   const began = Date.now();
   for (let turn = 0; Date.now() - began < 55_000; turn++) {

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { startStack, type Stack } from '../stack';
-import { signIn } from '../helpers';
+import { recordResponses, signIn } from '../helpers';
 
 const TTL = 6;
 let stack: Stack;
@@ -16,12 +16,7 @@ test(`keeps loading notes across several refreshes of a ${TTL}-second access tok
   await expect(page.getByTestId('notes')).toContainText('Buy milk');
   const start = await stack.stats();
   // From here on, every token and API answer must be a success.
-  const notesStatuses: number[] = [];
-  const tokenStatuses: number[] = [];
-  page.on('response', (r) => {
-    if (r.url().endsWith('/api/notes')) notesStatuses.push(r.status());
-    if (r.url().endsWith('/api/auth/token')) tokenStatuses.push(r.status());
-  });
+  const { notes: notesStatuses, token: tokenStatuses } = recordResponses([page]);
 
   // Stay on the page for four token lifetimes while the demo polls the API every 3 s.
   await page.waitForTimeout(TTL * 4 * 1000);

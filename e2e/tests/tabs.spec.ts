@@ -1,6 +1,6 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { startStack, type Stack } from '../stack';
-import { signIn } from '../helpers';
+import { recordResponses, signIn } from '../helpers';
 
 const TTL = 20;
 let stack: Stack;
@@ -10,18 +10,6 @@ test.beforeAll(async () => {
 test.afterAll(async () => {
   await stack?.stop();
 });
-
-/** Records every /api/notes and /api/auth/token answer a page gets. */
-function record(pages: Page[]) {
-  const seen = { notes: [] as number[], token: [] as number[] };
-  for (const page of pages) {
-    page.on('response', (r) => {
-      if (r.url().endsWith('/api/notes')) seen.notes.push(r.status());
-      if (r.url().endsWith('/api/auth/token')) seen.token.push(r.status());
-    });
-  }
-  return seen;
-}
 
 test(`four tabs stay signed in for over a minute of ${TTL}-second tokens, with upstream refreshes following the lifetime, not the tab count`, async ({ context }) => {
   test.setTimeout(180_000);
@@ -36,7 +24,7 @@ test(`four tabs stay signed in for over a minute of ${TTL}-second tokens, with u
   }
   for (const page of pages) await expect(page.getByTestId('notes')).toContainText('Buy milk');
 
-  const seen = record(pages);
+  const seen = recordResponses(pages);
   const start = await stack.stats();
   const began = Date.now();
   // Take turns in front, 5 s each, for 75 s: close to four token lifetimes.
@@ -90,7 +78,7 @@ test('with the network cut past expiry and restored, the session goes on without
   await expect(page.getByTestId('auth-status')).toHaveText('authenticated');
   await expect(page.getByTestId('last-error')).toContainText('could not be reached');
 
-  const seen = record([page]);
+  const seen = recordResponses([page]);
   await context.setOffline(false);
   await expect(page.getByTestId('last-error')).toHaveCount(0, { timeout: 10_000 });
   await expect(page.getByTestId('auth-status')).toHaveText('authenticated');

@@ -28,6 +28,7 @@ export interface Bff {
 }
 
 const TRANSACTION_SECONDS = 600;
+const LIMIT_EVENT_NAMES = { tokenPerFamily: 'token_family', tokenPerIp: 'token_ip', loginPerIp: 'login_ip' } as const;
 const MAX_BODY_BYTES = 4096;
 
 /**
@@ -58,7 +59,7 @@ export function createBff(options: BffConfig): Bff {
     if (!rule || !id) return;
     const { count, resetSeconds } = await config.store.increment(`latchkey:rate:${name}:${id}`, rule.windowSeconds);
     if (count <= rule.limit) return;
-    config.onEvent({ type: 'rate_limited', limit: name === 'tokenPerFamily' ? 'token_family' : name === 'tokenPerIp' ? 'token_ip' : 'login_ip', retryAfter: resetSeconds });
+    config.onEvent({ type: 'rate_limited', limit: LIMIT_EVENT_NAMES[name], retryAfter: resetSeconds });
     throw new BffError('rate_limited', 429, `Too many requests; try again in ${resetSeconds} s. The session is kept.`, {
       headers: { 'retry-after': String(resetSeconds) },
     });
@@ -177,7 +178,7 @@ export function createBff(options: BffConfig): Bff {
 
   async function session(request: Request): Promise<Response> {
     const { session } = await readSession(request.headers.get('cookie'));
-    const live = session && !(await tokens.isRevoked(session.fid)) && tokens.remainingLifetime(session) > 0;
+    const live = session && (await tokens.isUsable(session));
     const body: SessionResponseBody = live ? { authenticated: true, user: session.user } : { authenticated: false };
     return json(200, body);
   }
@@ -225,8 +226,7 @@ export function createBff(options: BffConfig): Bff {
   async function getSession(cookieHeader: string | null): Promise<SessionUser | undefined> {
     // Read-only on purpose: rendering a page never revokes anything upstream.
     const { session } = await readSession(cookieHeader);
-    if (!session || (await tokens.isRevoked(session.fid)) || tokens.remainingLifetime(session) <= 0) return undefined;
-    return session.user;
+    return session && (await tokens.isUsable(session)) ? session.user : undefined;
   }
 
   return {

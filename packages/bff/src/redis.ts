@@ -21,8 +21,8 @@ export interface RedisStoreOptions {
 
 // Compare-and-delete, so a lock that outlived its holder is never released by it.
 const DELETE_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-// A fixed window: the first hit sets the expiry; returns the count and the seconds left.
-const INCREMENT = `local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end local t = redis.call('TTL', KEYS[1]) if t < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) t = tonumber(ARGV[1]) end return {n, t}`;
+// A fixed window: the first hit (a key with no expiry yet) sets it; returns the count and the seconds left.
+const INCREMENT = `local n = redis.call('INCR', KEYS[1]) local t = redis.call('TTL', KEYS[1]) if t < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) t = tonumber(ARGV[1]) end return {n, t}`;
 // Adds a member and makes the set live at least the given seconds (never shortens it).
 const ADD_TO_SET = `redis.call('SADD', KEYS[1], ARGV[1]) if redis.call('TTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 1`;
 

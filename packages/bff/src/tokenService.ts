@@ -74,6 +74,16 @@ export class TokenService {
     return session.ca + this.#config.absoluteLifetimeSeconds - Math.floor(this.#config.now() / 1000);
   }
 
+  /** Whether a session may still be shown as signed in: not revoked, not past its absolute lifetime. Read-only. */
+  async isUsable(session: SessionData): Promise<boolean> {
+    return this.remainingLifetime(session) > 0 && !(await this.isRevoked(session.fid));
+  }
+
+  /** How long the store keeps what belongs to a family: its remaining lifetime and a minute. */
+  #familyTtl(session: SessionData): number {
+    return Math.max(60, this.remainingLifetime(session) + 60);
+  }
+
   /** Seals a session into its cookie value, living as long as the family may. */
   sealSession(session: SessionData): Promise<string> {
     return this.#sealer.seal(session, this.remainingLifetime(session) + 60);
@@ -117,7 +127,7 @@ export class TokenService {
   /** Ends a family for good: later requests with any of its cookies get 401; the refresh token is revoked upstream. */
   async revokeFamily(session: SessionData, reason: RevocationReason): Promise<void> {
     const { store } = this.#config;
-    const ttl = Math.max(60, this.remainingLifetime(session) + 60);
+    const ttl = this.#familyTtl(session);
     await store.set(key('deny', session.fid), reason, ttl);
     await store.delete(key('at', session.fid));
     // The newest rotation may hold a newer refresh token than the cookie presented.
@@ -140,9 +150,9 @@ export class TokenService {
       await this.revokeFamily(newest, reason);
       return true;
     }
-    const known = !(await this.isRevoked(fid));
+    const alreadyRevoked = await this.isRevoked(fid);
     await this.#config.store.set(key('deny', fid), reason, this.#config.absoluteLifetimeSeconds + 60);
-    if (known) this.#config.onEvent({ type: 'session_revoked', familyId: fid, reason });
+    if (!alreadyRevoked) this.#config.onEvent({ type: 'session_revoked', familyId: fid, reason });
     return false;
   }
 
@@ -160,7 +170,7 @@ export class TokenService {
 
   /** Starts a family after sign-in: caches its first access token, records version 1, indexes it under the user. */
   async startFamily(session: SessionData, tokens: ProviderTokens, sealed: string): Promise<void> {
-    const ttl = Math.max(60, this.remainingLifetime(session) + 60);
+    const ttl = this.#familyTtl(session);
     await this.#cache(session, tokens);
     await this.#recordRotation(session, sealed, this.#config.now());
     await this.#config.store.addToSet(key('user', session.user.sub), session.fid, ttl);
@@ -326,7 +336,7 @@ export class TokenService {
 
   async #recordRotation(session: SessionData, sealed: string, at: number, late = false): Promise<void> {
     const record: RotationRecord = { v: session.v, cookie: sealed, at, ...(late && { late }) };
-    const ttl = Math.max(60, this.remainingLifetime(session) + 60);
+    const ttl = this.#familyTtl(session);
     await this.#config.store.set(key('rot', session.fid), await this.#sealer.seal(record, ttl), ttl);
   }
 

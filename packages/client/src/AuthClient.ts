@@ -180,7 +180,7 @@ export class AuthClient {
   async getAccessToken(): Promise<string> {
     await this.#flight;
     const { status, token: held } = this.#snapshot;
-    if (status === 'loading' || (held && this.#o.now() >= refreshDueAt(held, this.#o.policy))) await this.refresh('request');
+    if (status === 'loading' || (held && this.#isDue(held))) await this.refresh('request');
     const { token, reason, lastError } = this.#snapshot;
     if (token && token.expiresAt > this.#o.now()) return token.value;
     if (reason) throw new AuthClientError(reason, 'Not signed in.');
@@ -387,9 +387,13 @@ export class AuthClient {
     return refreshLeadSeconds((token.expiresAt - token.receivedAt) / 1000, this.#o.policy);
   }
 
+  #isDue(token: AccessToken): boolean {
+    return this.#o.now() >= refreshDueAt(token, this.#o.policy);
+  }
+
   #onTrigger(source: string) {
     const { token, status, lastError } = this.#snapshot;
-    if (status === 'loading' || (token && this.#o.now() >= refreshDueAt(token, this.#o.policy)) || (lastError && source === 'online')) {
+    if (status === 'loading' || (token && this.#isDue(token)) || (lastError && source === 'online')) {
       void this.refresh(source);
     }
   }
@@ -407,7 +411,7 @@ export class AuthClient {
       () => {
         this.#timer = undefined;
         const token = this.#snapshot.token;
-        if (trigger === 'retry' || !token || this.#o.now() >= refreshDueAt(token, this.#o.policy)) void this.refresh(trigger);
+        if (trigger === 'retry' || !token || this.#isDue(token)) void this.refresh(trigger);
         else this.#schedule();
       },
       Math.max(0, Math.min(delayMs, MAX_TIMER_MS)),
