@@ -16,6 +16,21 @@ describe('parseWwwAuthenticate()', () => {
       { scheme: 'bearer', params: { error: 'insufficient_scope', scope: 'a b' } },
     ]);
   });
+  it.each(['abc=', 'abc==', 'abc'])('keeps the Bearer challenge after a token68 %s (a token68 may end in one "=")', (token68) => {
+    const header = `Basic ${token68}, Bearer error="invalid_token", error_description="expired"`;
+    expect(parseWwwAuthenticate(header)).toEqual([
+      { scheme: 'basic', params: {}, token68 },
+      { scheme: 'bearer', params: { error: 'invalid_token', error_description: 'expired' } },
+    ]);
+    expect(bearerChallenge(header.replace(', ', ' ,Newauth realm="x", '))).toEqual({ error: 'invalid_token', error_description: 'expired' });
+  });
+  it('tells a token68 ending in "=" from an auth-param with a value', () => {
+    expect(parseWwwAuthenticate('Basic a=b, DPoP algs=ES256 , Foo x=')).toEqual([
+      { scheme: 'basic', params: { a: 'b' } },
+      { scheme: 'dpop', params: { algs: 'ES256' } },
+      { scheme: 'foo', params: {}, token68: 'x=' },
+    ]);
+  });
   it('unescapes quoted strings and keeps commas inside them', () => {
     expect(bearerChallenge('Bearer error_description="a \\"quoted\\", comma", error=invalid_token')).toEqual({
       error_description: 'a "quoted", comma',

@@ -8,9 +8,6 @@ export interface Challenge {
   token68?: string;
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+/;
-const TOKEN68 = /^[A-Za-z0-9._~+/-]+=*/;
-
 /**
  * Parses a `WWW-Authenticate` header into its challenges: several challenges, quoted
  * strings with escapes and token68 values. Malformed tails are dropped, never thrown.
@@ -19,55 +16,21 @@ const TOKEN68 = /^[A-Za-z0-9._~+/-]+=*/;
  */
 export function parseWwwAuthenticate(header: string | null | undefined): Challenge[] {
   const challenges: Challenge[] = [];
-  if (!header) return challenges;
-  let rest = header;
-  const skip = (re: RegExp) => {
-    const m = re.exec(rest);
-    if (m) rest = rest.slice(m[0].length);
-    return m?.[0];
-  };
   let current: Challenge | undefined;
-  while (rest.length > 0) {
-    skip(/^[\s,]+/);
-    if (!rest) break;
-    const name = skip(TOKEN);
-    if (!name) break;
-    skip(/^[ \t]*/);
-    if (rest.startsWith('=') && current) {
-      // name=value: an auth-param of the current challenge
-      rest = rest.slice(1);
-      skip(/^[ \t]*/);
-      const value = rest.startsWith('"') ? readQuoted() : skip(TOKEN);
-      if (value === undefined) break;
-      current.params[name.toLowerCase()] = value;
-      continue;
-    }
-    current = { scheme: name.toLowerCase(), params: {} };
-    challenges.push(current);
-    // A token68 stands alone after the scheme: "Basic abc==" (but not "Bearer realm=…").
-    const t68 = /^([A-Za-z0-9._~+/-]+=*)\s*(,|$)/.exec(rest);
-    if (t68 && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+\s*=\s*[^=]/.test(rest)) {
-      const value = skip(TOKEN68);
-      if (value) current.token68 = value;
-    }
+  // One step per match: a name (auth-scheme or auth-param name) then either `= value` (a
+  // parameter of the current challenge), or a token68 standing alone up to the next comma
+  // (so "Basic abc=" is a token68, not a parameter with no value), or nothing; a name
+  // followed by a `=` that none of those explain is a malformed tail, and parsing stops.
+  const step =
+    /[\s,]*([!#$%&'*+.^_`|~\w-]+)(?:[ \t]*=[ \t]*(?:"((?:[^"\\]|\\[^])*)"|([!#$%&'*+.^_`|~\w-]+))|[ \t]+([\w.~+/-]+=*)(?=[ \t]*(?:,|$))|(?![!#$%&'*+.^_`|~\w-]|[ \t]*=))/y;
+  for (let m; (m = step.exec(header ?? '')); ) {
+    const [, name = '', quoted, token, token68] = m;
+    const value = quoted?.replace(/\\([^])/g, '$1') ?? token;
+    if (value === undefined) challenges.push((current = { scheme: name.toLowerCase(), params: {}, ...(token68 && { token68 }) }));
+    else if (current) current.params[name.toLowerCase()] = value;
+    else break;
   }
   return challenges;
-
-  function readQuoted(): string | undefined {
-    let out = '';
-    for (let i = 1; i < rest.length; i++) {
-      const c = rest[i];
-      if (c === '\\' && i + 1 < rest.length) {
-        out += rest[++i];
-      } else if (c === '"') {
-        rest = rest.slice(i + 1);
-        return out;
-      } else {
-        out += c;
-      }
-    }
-    return undefined;
-  }
 }
 
 /** The first `Bearer` challenge's parameters, if the header has one. */
