@@ -24,12 +24,28 @@ async function expectRefused(response: Response, code: string) {
 }
 
 describe('callback', () => {
-  it('refuses a replayed callback (same code, same transaction cookie) with 400 and no cookie', async () => {
+  it('answers a replayed callback (same URL, same transaction cookie, sent twice) with a 4xx JSON error and creates no second session', async () => {
     const { callbackUrl, txCookie } = await h.authorize();
+    const sessionsCreated = () => h.events.filter((e) => e.type === 'session_created').length;
+    const before = { sessions: sessionsCreated(), codeGrants: (await h.idp.stats()).grants.authorization_code };
+
     const first = await h.bff.handle(new Request(callbackUrl, { headers: { cookie: txCookie } }));
     expect(first.status).toBe(302);
-    expect(first.headers.get('referrer-policy')).toBe('no-referrer');
-    await expectRefused(await h.bff.handle(new Request(callbackUrl, { headers: { cookie: txCookie } })), 'invalid_grant');
+    expect(sessionCookieFrom(first)).toBeDefined();
+    expect(sessionsCreated()).toBe(before.sessions + 1);
+
+    // Exactly what the first request carried: a browser replaying its history entry, or a thief with both.
+    const replay = await h.bff.handle(new Request(callbackUrl, { headers: { cookie: txCookie } }));
+    expect(replay.status).toBeGreaterThanOrEqual(400);
+    expect(replay.status).toBeLessThan(500);
+    expect(replay.headers.get('content-type')).toMatch(/^application\/json/);
+    const body = (await replay.json()) as { error: unknown; error_description: unknown };
+    expect(['invalid_grant', 'missing_transaction']).toContain(body.error);
+    expect(typeof body.error_description).toBe('string');
+    expect(replay.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(sessionCookieFrom(replay)).toBeUndefined();
+    expect(sessionsCreated()).toBe(before.sessions + 1);
+    expect((await h.idp.stats()).grants.authorization_code).toBe(before.codeGrants + 1);
   });
 
   it('refuses an ID token whose nonce is not the one this browser asked for', async () => {
@@ -64,12 +80,14 @@ describe('callback', () => {
 });
 
 describe('cookie size', () => {
-  it('keeps the whole Set-Cookie line under 1,500 bytes at sign-in and after rotation, with the provider’s real tokens', async () => {
+  it('keeps the whole Set-Cookie line under 1,500 bytes, with its __Host- attributes, at sign-in and after a rotation, with the provider’s real tokens', async () => {
     const { callbackUrl, txCookie } = await h.authorize();
     const callback = await h.bff.handle(new Request(callbackUrl, { headers: { cookie: txCookie } }));
     const signInLine = callback.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey='))!;
     const rotated = await h.token(sessionCookieFrom(callback), { minValidity: 3600 });
+    expect(rotated.status).toBe(200);
     const rotatedLine = rotated.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey='))!;
+    expect(rotatedLine, 'minValidity above the lifetime left rotates the refresh token').toBeDefined();
     for (const line of [signInLine, rotatedLine]) {
       expect(new TextEncoder().encode(line).length).toBeLessThanOrEqual(1500);
       expect(line).toMatch(/; Path=\/; .*HttpOnly; Secure; SameSite=Strict/);
