@@ -8,12 +8,14 @@ const AUD = 'urn:api';
 let sign: (claims?: Record<string, unknown>, header?: Record<string, unknown>, key?: CryptoKey) => Promise<string>;
 let verifier: Verifier;
 let otherKey: CryptoKey;
+let keys: ReturnType<typeof createLocalJWKSet>;
 
 beforeAll(async () => {
   const { privateKey, publicKey } = await generateKeyPair('RS256');
   otherKey = (await generateKeyPair('RS256')).privateKey;
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' };
-  verifier = createVerifier({ issuer: ISS, audience: AUD, requiredScopes: ['notes:read'], keys: createLocalJWKSet({ keys: [jwk] }) });
+  keys = createLocalJWKSet({ keys: [jwk] });
+  verifier = createVerifier({ issuer: ISS, audience: AUD, requiredScopes: ['notes:read'], keys });
   sign = (claims = {}, header = {}, key = privateKey) =>
     new SignJWT({
       iss: ISS,
@@ -98,6 +100,69 @@ describe('createVerifier().verify()', () => {
   it('answers garbage that looks like a token with 401 invalid_token, never a 500', async () => {
     const result = await verifier.verify(req('Bearer abc.def.ghi'));
     expect(!result.ok && result.response.status).toBe(401);
+  });
+
+  it.each([
+    ['a numeric sub', { sub: 42 }, 'The access token\'s "sub" claim is not a string (got 42)'],
+    ['an object sub', { sub: { id: 'alice' } }, 'The access token\'s "sub" claim is not a string (got {"id":"alice"})'],
+    ['an empty sub', { sub: '' }, 'The access token\'s "sub" claim is empty'],
+    ['no sub', { sub: undefined }, 'The access token has no "sub" claim'],
+  ])('refuses %s with 401 invalid_token', async (_name, claims, description) => {
+    const result = await verifier.verify(req(`Bearer ${await sign(claims)}`));
+    expect(!result.ok && result.response.status).toBe(401);
+    expect(!result.ok && bearerChallenge(result.response.headers.get('www-authenticate'))).toEqual({ error: 'invalid_token', error_description: description });
+  });
+
+  it('refuses a token issued in the future beyond the clock tolerance with 401 invalid_token', async () => {
+    const result = await verifier.verify(req(`Bearer ${await sign({ iat: Math.floor(Date.now() / 1000) + 600 })}`));
+    expect(!result.ok && result.response.status).toBe(401);
+    expect(!result.ok && result.error.code).toBe('invalid_token');
+    expect(!result.ok && result.error.message).toMatch(/issued in the future \("iat" is 60\d s ahead/);
+  });
+
+  it('accepts an iat a little ahead, within the clock tolerance', async () => {
+    const result = await verifier.verify(req(`Bearer ${await sign({ iat: Math.floor(Date.now() / 1000) + 3 })}`));
+    expect(result.ok).toBe(true);
+  });
+
+  it('judges iat, exp and nbf by the injected clock', async () => {
+    const token = await sign({ iat: Math.floor(Date.now() / 1000) + 600, exp: Math.floor(Date.now() / 1000) + 900 });
+    const later = createVerifier({ issuer: ISS, audience: AUD, keys, now: () => Date.now() + 600_000 });
+    expect((await later.verify(req(`Bearer ${token}`))).ok).toBe(true);
+  });
+
+  it.each([
+    ['typ "JWT"', { typ: 'JWT' }, 'The token is not an access token: its "typ" header is "JWT", not "at+jwt" (RFC 9068)'],
+    ['no typ', { typ: undefined }, 'The token is not an access token: it has no "typ" header, not "at+jwt" (RFC 9068)'],
+  ])('requires typ at+jwt by default: refuses %s with 401 invalid_token', async (_name, header, description) => {
+    const result = await verifier.verify(req(`Bearer ${await sign({}, header)}`));
+    expect(!result.ok && result.response.status).toBe(401);
+    expect(!result.ok && result.error.message).toBe(description);
+  });
+
+  it('accepts typ "application/at+jwt", the media-type spelling of at+jwt', async () => {
+    expect((await verifier.verify(req(`Bearer ${await sign({}, { typ: 'application/at+jwt' })}`))).ok).toBe(true);
+  });
+
+  it('accepts any typ with allowAnyTokenType: true', async () => {
+    const loose = createVerifier({ issuer: ISS, audience: AUD, keys, allowAnyTokenType: true });
+    expect((await loose.verify(req(`Bearer ${await sign({}, { typ: 'JWT' })}`))).ok).toBe(true);
+    expect((await loose.verify(req(`Bearer ${await sign({}, { typ: undefined })}`))).ok).toBe(true);
+  });
+
+  it.each([
+    ['scp as a list', { scope: undefined, scp: ['openid', 'notes:read'] }],
+    ['scp as a space-separated string', { scope: undefined, scp: 'openid notes:read' }],
+    ['scope and scp together', { scope: 'openid', scp: ['notes:read'] }],
+  ])('grants the required scope through %s', async (_name, claims) => {
+    const result = await verifier.verify(req(`Bearer ${await sign(claims)}`));
+    expect(result.ok).toBe(true);
+  });
+
+  it('answers 403 insufficient_scope when neither scope nor scp grants the scope', async () => {
+    const result = await verifier.verify(req(`Bearer ${await sign({ scope: undefined, scp: ['openid', 'notes:write'] })}`));
+    expect(!result.ok && result.response.status).toBe(403);
+    expect(!result.ok && result.error.code).toBe('insufficient_scope');
   });
 
   it.each([['none'], ['HS256']])('refuses to be configured with algorithm %s', (alg) => {

@@ -1,35 +1,49 @@
 import { errorResponse, formatBearerChallenge, LatchkeyError, type ErrorBody } from '@latchkey/core';
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { checkClaims, type AccessTokenClaims } from './checkClaims.js';
+import { KeysUnavailableError, remoteKeys, type FetchLike } from './remoteKeys.js';
+
+export type { AccessTokenClaims } from './checkClaims.js';
 
 /** Options of {@link createVerifier}. */
 export interface VerifierOptions {
-  /** Expected `iss`. */
+  /** Expected `iss`, exactly as the provider writes it. */
   issuer: string;
   /** Expected `aud` (one of). */
   audience: string | string[];
   /** Allowed signing algorithms (default `['RS256', 'ES256', 'PS256', 'EdDSA']`); `none` and HS* are never allowed. */
   algorithms?: string[];
-  /** JWKS URL (default `<issuer>/jwks`, as oidc-provider serves it; most providers publish it in discovery). */
+  /**
+   * JWKS URL. By default it is found through discovery (`<issuer>/.well-known/openid-configuration`
+   * → `jwks_uri`, whose document must name the same issuer); set this to skip discovery.
+   */
   jwksUri?: string;
-  /** Scopes every request must carry. */
+  /** Deadline of each discovery and JWKS request in milliseconds (default 3000); past it the answer is 503. */
+  fetchTimeoutMs?: number;
+  /** Scopes every request must carry, in `scope` or `scp`. */
   requiredScopes?: string[];
-  /** Require the RFC 9068 `typ` header `at+jwt`. */
-  requireAtJwtType?: boolean;
-  /** Clock tolerance in seconds (default 5). */
+  /**
+   * Accept tokens whose `typ` header is not `at+jwt` (RFC 9068). Costs the defence against an
+   * ID token or another JWT from the same issuer being replayed as an access token; only for
+   * providers that cannot type their access tokens.
+   */
+  allowAnyTokenType?: boolean;
+  /** Clock tolerance in seconds for `exp`, `nbf` and `iat` (default 5). */
   clockToleranceSeconds?: number;
   /** Realm named in `WWW-Authenticate`. */
   realm?: string;
-  /** Key source (tests inject a local JWKS). */
+  /** Key source instead of the provider's JWKS (tests inject a local JWKS). */
   keys?: JWTVerifyGetKey;
+  /** `fetch` for discovery and the JWKS (default: the global `fetch`, read when called). */
+  fetch?: FetchLike;
+  /** This server's clock in milliseconds (default `Date.now`). */
+  now?: () => number;
 }
-
-/** Verified access-token claims. */
-export type AccessTokenClaims = JWTPayload & { sub: string; scope?: string };
 
 /** The outcome of {@link Verifier.verify}: claims, or a ready RFC 6750 error response. */
 export type VerifyResult = { ok: true; claims: AccessTokenClaims } | { ok: false; error: VerifyError; response: Response };
 
-/** Why a token was refused; `status` and `toResponse()` give the RFC 6750 answer. */
+/** Why a token was refused (or could not be checked); `status` and `toResponse()` give the HTTP answer. */
 export class VerifyError extends LatchkeyError {}
 
 export interface Verifier {
@@ -38,11 +52,15 @@ export interface Verifier {
 }
 
 const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'PS256', 'EdDSA'];
+/** Seconds a client should wait before trying again when the keys are unavailable. */
+const RETRY_AFTER_SECONDS = 5;
 
 /**
- * Creates a verifier for JWT access tokens: signature against the provider's JWKS (cached,
- * refetched on an unknown `kid`), algorithm allow-list, `iss`, `aud`, `exp`/`nbf` with a
- * small tolerance, optional `typ` and required scopes.
+ * Creates a verifier for JWT access tokens: signature against the provider's JWKS (found by
+ * discovery, cached, refetched on an unknown `kid`), algorithm allow-list, `typ: at+jwt`,
+ * `iss`, `aud`, `exp`/`nbf`/`iat` with a small tolerance, a string `sub` and required scopes.
+ * When the keys cannot be fetched the answer is 503 with `Retry-After`, not 401: an outage
+ * must not look like a bad token.
  * @see https://www.rfc-editor.org/rfc/rfc9068
  * @example
  * const verifier = createVerifier({ issuer, audience: 'urn:my-api' });
@@ -57,7 +75,23 @@ export function createVerifier(options: VerifierOptions): Verifier {
   if (!options.audience || (Array.isArray(options.audience) && options.audience.length === 0)) {
     throw new LatchkeyError('configuration_error', 'createVerifier: "audience" is required.');
   }
-  const keys = options.keys ?? createRemoteJWKSet(new URL(options.jwksUri ?? `${options.issuer.replace(/\/$/, '')}/jwks`));
+  if (options.jwksUri !== undefined && !URL.canParse(options.jwksUri)) {
+    throw new LatchkeyError('configuration_error', `createVerifier: "jwksUri" ${JSON.stringify(options.jwksUri)} is not a URL.`);
+  }
+  const timeoutMs = options.fetchTimeoutMs ?? 3000;
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+    throw new LatchkeyError('configuration_error', `createVerifier: "fetchTimeoutMs" must be a whole number of milliseconds above 0, got ${timeoutMs}.`);
+  }
+  const keys =
+    options.keys ??
+    remoteKeys({
+      issuer: options.issuer,
+      ...(options.jwksUri !== undefined && { jwksUri: options.jwksUri }),
+      timeoutMs,
+      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    });
+  const now = options.now ?? Date.now;
+  const clockToleranceSeconds = options.clockToleranceSeconds ?? 5;
   const realm = options.realm;
 
   const refuse = (status: 400 | 401 | 403, code: 'invalid_request' | 'invalid_token' | 'insufficient_scope', description: string, scope?: string): VerifyResult => {
@@ -72,42 +106,58 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return { ok: false, error, response: errorResponse(status, body, { 'www-authenticate': challenge }) };
   };
 
+  /** An outage: the token may be fine, so no `invalid_token` (which would make clients refresh). */
+  const unavailable = (reason: string, cause: unknown): VerifyResult => {
+    const error = new VerifyError('upstream_unavailable', `The access token cannot be checked now: the provider's signing keys are unavailable (${reason}). Try again shortly.`, {
+      status: 503,
+      headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+      cause,
+    });
+    return { ok: false, error, response: error.toResponse() };
+  };
+
   return {
     async verify(request) {
       const header = request.headers.get('authorization');
       if (!header) return refuse(401, 'invalid_request', 'No access token was sent; send Authorization: Bearer <token>.');
       const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
       if (!match?.[1]) return refuse(400, 'invalid_request', 'The Authorization header is not of the form "Bearer <token>".');
+      const token = match[1];
+      const at = now();
       try {
-        const { payload } = await jwtVerify(match[1], keys, {
+        const { payload } = await jwtVerify(token, keys, {
           issuer: options.issuer,
           audience: options.audience,
           algorithms,
-          clockTolerance: options.clockToleranceSeconds ?? 5,
-          ...(options.requireAtJwtType && { typ: 'at+jwt' }),
-          requiredClaims: ['sub', 'exp'],
+          clockTolerance: clockToleranceSeconds,
+          currentDate: new Date(at),
+          ...(!options.allowAnyTokenType && { typ: 'at+jwt' }),
+          requiredClaims: ['exp'],
         });
-        const granted = new Set(typeof payload.scope === 'string' ? payload.scope.split(' ') : []);
-        const missing = (options.requiredScopes ?? []).filter((s) => !granted.has(s));
-        if (missing.length) {
-          return refuse(403, 'insufficient_scope', `The access token lacks the scope ${missing.join(' ')}.`, (options.requiredScopes ?? []).join(' '));
-        }
-        return { ok: true, claims: payload as AccessTokenClaims };
+        const verdict = checkClaims(payload, { now: Math.floor(at / 1000), clockToleranceSeconds, requiredScopes: options.requiredScopes ?? [] });
+        if (verdict.ok) return { ok: true, claims: verdict.claims };
+        return verdict.status === 403 ? refuse(403, verdict.code, verdict.description, verdict.scope) : refuse(401, verdict.code, verdict.description);
       } catch (error) {
-        if (error instanceof joseErrors.JWKSTimeout || error instanceof TypeError) {
-          // The keys could not be fetched: the token may be fine, so this is not the client's fault.
-          const err = new VerifyError('upstream_unavailable', 'The signing keys could not be fetched; try again shortly.', { status: 503, headers: { 'retry-after': '5' } });
-          return { ok: false, error: err, response: err.toResponse() };
+        if (error instanceof KeysUnavailableError) return unavailable(error.reason, error);
+        // An injected key source (options.keys) may be jose's own remote JWKS set, which fails this way.
+        if (options.keys && (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid || error instanceof TypeError)) {
+          return unavailable('they could not be fetched', error);
         }
-        return refuse(401, 'invalid_token', describe(error));
+        return refuse(401, 'invalid_token', describe(error, token));
       }
     },
   };
 }
 
-function describe(error: unknown): string {
+/** The precise reason a token failed jose's checks, in words for the caller. */
+function describe(error: unknown, token: string): string {
   if (error instanceof joseErrors.JWTExpired) return 'The access token expired';
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.claim === 'typ') {
+      const typ = headerTyp(token);
+      return `The token is not an access token: ${typ === undefined ? 'it has no "typ" header' : `its "typ" header is ${JSON.stringify(typ)}`}, not "at+jwt" (RFC 9068)`;
+    }
+    if (error.reason === 'missing') return `The access token has no "${error.claim}" claim`;
     if (error.claim === 'nbf') return 'The access token is not valid yet';
     return `The access token's "${error.claim}" claim is not accepted`;
   }
@@ -116,4 +166,12 @@ function describe(error: unknown): string {
   if (error instanceof joseErrors.JWKSNoMatchingKey) return 'The access token is signed with an unknown key';
   if (error instanceof joseErrors.JWTInvalid || error instanceof joseErrors.JWSInvalid) return 'The access token is malformed';
   return 'The access token could not be verified';
+}
+
+function headerTyp(token: string): unknown {
+  try {
+    return decodeProtectedHeader(token).typ;
+  } catch {
+    return undefined;
+  }
 }

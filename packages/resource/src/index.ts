@@ -1,1 +1,2 @@
 export { createVerifier, VerifyError, type AccessTokenClaims, type Verifier, type VerifierOptions, type VerifyResult } from './createVerifier.js';
+export type { FetchLike } from './remoteKeys.js';
