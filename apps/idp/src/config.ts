@@ -30,8 +30,11 @@ const OIDC_SCOPES = 'openid profile email offline_access';
  * for the first-party demo client.
  */
 export function idpConfiguration(options: IdpOptions): Configuration {
+  // A new key on every start, and no fixed kid: oidc-provider names a key without one by its
+  // RFC 7638 thumbprint, so each key has its own kid and a verifier holding an old start's
+  // keys sees an unknown kid and refetches, instead of a familiar kid whose key no longer fits.
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'dev-rs256', alg: 'RS256', use: 'sig' };
+  const jwk = { ...privateKey.export({ format: 'jwk' }), alg: 'RS256', use: 'sig' };
 
   return {
     clients: [
