@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RefreshPolicy } from '@latchkey/core';
 import { AuthClient } from './AuthClient.js';
+import type { TabLocks } from './tabs.js';
 import { TriggerManager } from './triggerManager.js';
 
 /** A fake BFF + API: issues numbered tokens, and the API accepts only the newest one. */
-function world(options: { lifetime?: number; policy?: RefreshPolicy } = {}) {
+function world(options: { lifetime?: number; policy?: RefreshPolicy; locks?: TabLocks } = {}) {
   const lifetime = options.lifetime ?? 300;
   const state = { issued: 0, tokenCalls: 0, apiCalls: 0, tokenAnswer: undefined as undefined | (() => Response), bodies: [] as unknown[] };
   const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
@@ -49,7 +50,7 @@ function world(options: { lifetime?: number; policy?: RefreshPolicy } = {}) {
     onSessionEnded,
     currentPath: () => '/here?x=1',
     isOnline: () => net.online,
-    locks: null,
+    locks: options.locks ?? null,
     channel: null,
     policy: options.policy,
   });
@@ -63,7 +64,32 @@ beforeEach(() => {
 });
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
+
+/**
+ * App code that throws, and what the client queued to report it: the client rethrows such an
+ * error in a microtask, queued right after the throw, so the next queueMicrotask call after a
+ * `fail()` is the client's (every other call goes through untouched).
+ */
+function appBugs() {
+  const reported: (() => void)[] = [];
+  const queue = globalThis.queueMicrotask;
+  let failed = false;
+  vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((callback) => {
+    if (!failed) return queue(callback);
+    failed = false;
+    reported.push(callback);
+  });
+  const fail = (message: string): never => {
+    failed = true;
+    throw new Error(message);
+  };
+  return { reported, fail };
+}
+
+/** A Web Lock for one tab: runs each callback at once, and passes its failure on as the real API does. */
+const soloLock: TabLocks = { request: (_name, callback) => callback() };
 
 describe('AuthClient', () => {
   it('starts loading, then becomes authenticated with the user and an in-memory token', async () => {
@@ -421,3 +447,49 @@ describe('AuthClient lifecycle', () => {
   });
 });
 
+
+describe('app code that throws', () => {
+  it.each([
+    ['with Web Locks', soloLock],
+    ['without Web Locks', undefined],
+  ])('a throwing tokenRefreshed listener is reported on its own; every scheduled refresh still happens, one /token call each (%s)', async (_name, locks) => {
+    const { reported, fail } = appBugs();
+    const w = world({ locks });
+    const listener = vi.fn(() => fail('a bug in the app'));
+    w.client.on('tokenRefreshed', listener);
+    w.client.mount();
+    await settle();
+    expect(w.state.tokenCalls).toBe(1);
+    expect(w.client.getSnapshot()).toMatchObject({ status: 'authenticated', token: { value: 'at-1' } });
+    await vi.advanceTimersByTimeAsync(240_000);
+    expect(w.state.tokenCalls).toBe(2);
+    await vi.advanceTimersByTimeAsync(240_000);
+    expect(w.state.tokenCalls).toBe(3);
+    expect(w.client.getSnapshot().token!.value).toBe('at-3');
+    await expect(w.client.refresh('manual')).resolves.toBeUndefined();
+    expect(w.state.tokenCalls).toBe(4);
+    expect(listener).toHaveBeenCalledTimes(4);
+    // Each error is rethrown later, on its own, where the console and window.onerror see it.
+    expect(reported).toHaveLength(4);
+    for (const rethrow of reported) expect(rethrow).toThrow('a bug in the app');
+  });
+
+  it('a throwing subscriber or onSessionEnded does not stop the session from ending, nor other listeners from hearing it', async () => {
+    const { reported, fail } = appBugs();
+    const w = world({ locks: soloLock });
+    w.onSessionEnded.mockImplementation(() => fail('onSessionEnded bug'));
+    w.client.mount();
+    await settle();
+    w.client.subscribe(() => fail('subscriber bug'));
+    const ended = vi.fn();
+    w.client.on('sessionEnded', ended);
+    w.state.tokenAnswer = () => w.json(401, { error: 'session_revoked', error_description: 'revoked' });
+    await expect(w.client.refresh('manual')).resolves.toBeUndefined();
+    expect(w.state.tokenCalls).toBe(2);
+    expect(w.client.getSnapshot()).toMatchObject({ status: 'unauthenticated', reason: 'session_revoked' });
+    expect(ended).toHaveBeenCalledWith({ reason: 'session_revoked' });
+    expect(reported).toHaveLength(2);
+    expect(reported[0]).toThrow('subscriber bug');
+    expect(reported[1]).toThrow('onSessionEnded bug');
+  });
+});

@@ -375,7 +375,7 @@ export class AuthClient {
     this.#set({ status: 'unauthenticated', user: undefined, token: undefined, reason, lastError: error });
     if (!wasEnded) {
       this.#emit('sessionEnded', { reason });
-      this.#o.onSessionEnded?.(reason);
+      safely(() => this.#o.onSessionEnded?.(reason));
     }
   }
 
@@ -427,11 +427,27 @@ export class AuthClient {
     const next = { ...this.#snapshot, ...patch };
     if ((Object.keys(next) as (keyof AuthSnapshot)[]).every((k) => next[k] === this.#snapshot[k])) return;
     this.#snapshot = next;
-    for (const listener of this.#subscribers) listener();
+    for (const listener of this.#subscribers) safely(listener);
   }
 
   #emit<K extends keyof AuthEvents>(type: K, payload: AuthEvents[K]) {
-    this.#events[type]?.forEach((listener) => listener(payload));
+    this.#events[type]?.forEach((listener) => safely(() => listener(payload)));
+  }
+}
+
+/**
+ * Runs app code (listeners, `onSessionEnded`). Its error is rethrown in a microtask, so it
+ * reaches the console and `window.onerror` like any uncaught error, but never unwinds into
+ * the refresh: the timer is still re-armed, the lock callback does not fail (and so is not
+ * run a second time), and `refresh()` still never rejects.
+ */
+function safely(run: () => void) {
+  try {
+    run();
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
   }
 }
 
