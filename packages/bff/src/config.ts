@@ -35,14 +35,24 @@ export interface BffConfig {
   /** Limits on `/token` and `/login` (sensible defaults; `false` turns them all off). */
   rateLimits?: Partial<RateLimits> | false;
   /**
-   * The client's IP for rate limits (default: the right-most `X-Forwarded-For` entry, the one
-   * your own proxy added; none when absent, and then only the per-family limit applies).
+   * How many proxies in front of the BFF append to `X-Forwarded-For` (default 0: the header is
+   * ignored, since without a proxy the client writes it). With N, the client IP is the N-th
+   * entry from the right. Vercel, and one nginx or load balancer: 1; a CDN then a load balancer: 2.
+   */
+  trustProxy?: number;
+  /**
+   * The client's IP for per-IP limits, for servers that know the socket's address
+   * (takes precedence over `trustProxy`). Without either, per-IP limits do not apply.
    */
   clientIp?: (request: Request) => string | undefined;
   /** How long a cookie one rotation behind is healed instead of treated as reuse (default 30 s). */
   graceSeconds?: number;
   /** Timeout for every call to the provider, in ms (default 5000). */
   upstreamTimeoutMs?: number;
+  /** Deadline of every store call, in ms (default 2000): past it the BFF answers 503 `store_unavailable`. */
+  storeTimeoutMs?: number;
+  /** How long a request body may take to arrive, in ms (default 5000): past it, 408 `request_timeout`. */
+  bodyTimeoutMs?: number;
   /** Where caches, rotation records and the denylist live (default {@link memoryStore}). */
   store?: BffStore;
   /** Allows an `http:` issuer. Costs: tokens cross the network unencrypted. For local development only. */
@@ -61,18 +71,22 @@ export interface RateLimit {
   windowSeconds: number;
 }
 
+/**
+ * Authenticated work is limited per session family, never per IP (a large office shares one
+ * address); per-IP limits cover only work anyone can cause without a session.
+ */
 export interface RateLimits {
   /** `/token` calls per session family (default 60 per minute: far above what tabs need). */
   tokenPerFamily: RateLimit | false;
-  /** `/token` calls per client IP (default 600 per minute: many users behind one NAT). */
-  tokenPerIp: RateLimit | false;
+  /** Requests per client IP that carry no usable session: no cookie or one that cannot be opened (default 120 per minute). */
+  anonymousPerIp: RateLimit | false;
   /** Sign-in starts per client IP (default 30 per minute). */
   loginPerIp: RateLimit | false;
 }
 
 export const DEFAULT_RATE_LIMITS: RateLimits = Object.freeze({
   tokenPerFamily: { limit: 60, windowSeconds: 60 },
-  tokenPerIp: { limit: 600, windowSeconds: 60 },
+  anonymousPerIp: { limit: 120, windowSeconds: 60 },
   loginPerIp: { limit: 30, windowSeconds: 60 },
 });
 
@@ -105,8 +119,11 @@ export interface ResolvedConfig {
   idleTimeoutSeconds: number;
   rateLimits: RateLimits;
   clientIp: (request: Request) => string | undefined;
+  trustProxy: number;
   graceSeconds: number;
   upstreamTimeoutMs: number;
+  storeTimeoutMs: number;
+  bodyTimeoutMs: number;
   store: BffStore;
   allowInsecureHttp: boolean;
   onEvent: (event: BffEvent) => void;
@@ -114,6 +131,15 @@ export interface ResolvedConfig {
   fetch: typeof fetch;
   cookieName: string;
   transactionCookieName: string;
+}
+
+/** What `bff.config` shows: the resolved settings without a secret, a store or a function. */
+export type PublicConfig = Omit<ResolvedConfig, 'clientSecret' | 'passwords' | 'store' | 'onEvent' | 'now' | 'fetch' | 'clientIp' | 'issuer'> & { issuer: string };
+
+/** The resolved settings without the client secret, the cookie passwords or anything callable. */
+export function publicConfig(config: ResolvedConfig): Readonly<PublicConfig> {
+  const { clientSecret: _s, passwords: _p, store: _st, onEvent: _e, now: _n, fetch: _f, clientIp: _c, issuer, ...rest } = config;
+  return Object.freeze({ ...rest, issuer: issuer.href, rateLimits: Object.freeze({ ...rest.rateLimits }) });
 }
 
 const KNOWN_WEAK = [/^(change[-_ ]?me|secret|password|default)/i, /^(.)\1+$/];
@@ -147,6 +173,10 @@ export function resolveConfig(config: BffConfig): ResolvedConfig {
   const appOrigin = appOriginUrl.origin;
   const redirectUri = parseUrl('redirectUri', config.redirectUri ?? `${appOrigin}${basePath}/callback`).href;
   const postLogoutRedirectUri = parseUrl('postLogoutRedirectUri', config.postLogoutRedirectUri ?? `${appOrigin}/`).href;
+  const trustProxy = config.trustProxy ?? 0;
+  if (!Number.isInteger(trustProxy) || trustProxy < 0 || trustProxy > 10) {
+    throw new ConfigurationError(`"trustProxy" must be the number of proxies in front of the BFF (a whole number from 0 to 10), got ${JSON.stringify(config.trustProxy)}.`);
+  }
 
   return {
     issuer,
@@ -162,9 +192,12 @@ export function resolveConfig(config: BffConfig): ResolvedConfig {
     absoluteLifetimeSeconds: positive('absoluteLifetimeSeconds', config.absoluteLifetimeSeconds, 7 * 24 * 3600),
     idleTimeoutSeconds: positive('idleTimeoutSeconds', config.idleTimeoutSeconds, 24 * 3600, true),
     rateLimits: resolveRateLimits(config.rateLimits),
-    clientIp: config.clientIp ?? forwardedFor,
+    clientIp: config.clientIp ?? forwardedFor(trustProxy),
+    trustProxy,
     graceSeconds: positive('graceSeconds', config.graceSeconds, 30, true),
     upstreamTimeoutMs: positive('upstreamTimeoutMs', config.upstreamTimeoutMs, 5000),
+    storeTimeoutMs: positive('storeTimeoutMs', config.storeTimeoutMs, 2000),
+    bodyTimeoutMs: positive('bodyTimeoutMs', config.bodyTimeoutMs, 5000),
     store: config.store ?? memoryStore(),
     allowInsecureHttp,
     onEvent: config.onEvent ?? jsonLinesLogger(),
@@ -215,15 +248,27 @@ function resolvePasswords(secret: CookieSecret | undefined): Record<number, stri
   return map;
 }
 
-/** The right-most `X-Forwarded-For` entry: added by the proxy in front of this server, so a client cannot forge it. */
-function forwardedFor(request: Request): string | undefined {
-  const header = request.headers.get('x-forwarded-for');
-  const last = header?.split(',').at(-1)?.trim();
-  return last ? last.slice(0, 64) : undefined;
+/**
+ * The client IP from `X-Forwarded-For`, trusting only what `hops` proxies of our own appended:
+ * the `hops`-th entry from the right. With no trusted proxy, nothing: the client wrote the header.
+ */
+export function forwardedFor(hops: number): (request: Request) => string | undefined {
+  if (hops === 0) return () => undefined;
+  return (request) => {
+    const entries = (request.headers.get('x-forwarded-for') ?? '').split(',').map((e) => e.trim());
+    // Fewer entries than proxies: a proxy is missing, so the left-most is not trustworthy either.
+    const entry = entries.length >= hops ? entries[entries.length - hops] : undefined;
+    return entry && /^[0-9a-fA-F:.]{2,45}$/.test(entry) ? entry : undefined;
+  };
 }
 
 function resolveRateLimits(given: Partial<RateLimits> | false | undefined): RateLimits {
-  if (given === false) return { tokenPerFamily: false, tokenPerIp: false, loginPerIp: false };
+  if (given === false) return { tokenPerFamily: false, anonymousPerIp: false, loginPerIp: false };
+  for (const name of Object.keys(given ?? {})) {
+    if (!Object.hasOwn(DEFAULT_RATE_LIMITS, name)) {
+      throw new ConfigurationError(`"rateLimits.${name}" is not a limit; the limits are ${Object.keys(DEFAULT_RATE_LIMITS).join(', ')}.`);
+    }
+  }
   const limits = { ...DEFAULT_RATE_LIMITS, ...given };
   for (const [name, limit] of Object.entries(limits) as [keyof RateLimits, RateLimit | false][]) {
     if (limit === false) continue;

@@ -18,6 +18,17 @@ export function readCookie(header: string | null, name: string): string | undefi
   return undefined;
 }
 
+/** The names of the cookies in a `Cookie` header that start with `prefix`. */
+export function readCookies(header: string | null, prefix: string): string[] {
+  if (!header) return [];
+  const names = new Set<string>();
+  for (const part of header.split(';')) {
+    const name = part.slice(0, Math.max(0, part.indexOf('='))).trim();
+    if (name.startsWith(prefix)) names.add(name);
+  }
+  return [...names];
+}
+
 /**
  * Serializes a `__Host-` cookie: always `Path=/`, `Secure` and `HttpOnly`, never a `Domain`,
  * so neither scripts nor sibling subdomains can read or plant it.

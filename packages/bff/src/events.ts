@@ -1,19 +1,25 @@
 /** Why a family was revoked. */
-export type RevocationReason = 'logout' | 'reuse' | 'revoke_family' | 'revoke_user' | 'new_sign_in' | 'expired';
+export type RevocationReason = 'logout' | 'reuse' | 'revoke_family' | 'revoke_user' | 'new_sign_in' | 'expired' | 'invalid_grant';
 
 /** What the BFF reports to `onEvent`: security and lifecycle facts, never a token. */
 export type BffEvent =
   | { type: 'session_created'; familyId: string; sub: string }
   | { type: 'token_served_from_cache'; familyId: string }
-  | { type: 'token_refreshed'; familyId: string; version: number; upstreamMs: number; rotated: boolean; late?: boolean }
+  /** `late`: the provider answered after its caller had been told 503. `delivered: false`: nobody got the new cookie yet (late, or a server component). */
+  | { type: 'token_refreshed'; familyId: string; version: number; upstreamMs: number; rotated: boolean; late?: boolean; delivered?: false }
   | { type: 'refresh_failed'; familyId: string; reason: string; shared?: boolean }
   | { type: 'cookie_healed'; familyId: string; fromVersion: number; toVersion: number }
+  /** A cookie already superseded was presented and healed inside the grace window: a lagging tab, or a thief racing the owner. */
+  | { type: 'stale_cookie_healed'; familyId: string; fromVersion: number; toVersion: number; ageMs: number }
   | { type: 'reuse_detected'; familyId: string; presentedVersion: number; currentVersion: number }
   | { type: 'session_expired'; familyId: string; reason: 'absolute' | 'idle' | 'invalid_grant' }
   | { type: 'session_revoked'; familyId: string; reason: RevocationReason }
-  | { type: 'rate_limited'; limit: 'token_family' | 'token_ip' | 'login_ip'; retryAfter: number }
+  | { type: 'rate_limited'; limit: 'token_family' | 'anonymous_ip' | 'login_ip'; retryAfter: number }
   | { type: 'csrf_rejected'; path: string; reason: string }
-  | { type: 'logged_out'; familyId: string };
+  | { type: 'logged_out'; familyId: string }
+  /** The provider refused the BFF itself (wrong secret, unknown client, bad endpoint): an operator must act. */
+  | { type: 'configuration_error'; step: string; providerCode: string }
+  | { type: 'store_unavailable'; operation: string };
 
 /**
  * The default `onEvent`: one JSON object per line with a timestamp and a level, ready for
@@ -22,8 +28,9 @@ export type BffEvent =
  * createBff({ ..., onEvent: jsonLinesLogger((line) => process.stderr.write(line + '\n')) });
  */
 export function jsonLinesLogger(write: (line: string) => void = (line) => console.log(line)): (event: BffEvent) => void {
-  const warn = new Set(['reuse_detected', 'session_revoked', 'rate_limited', 'csrf_rejected', 'refresh_failed']);
+  const warn = new Set(['reuse_detected', 'session_revoked', 'rate_limited', 'csrf_rejected', 'refresh_failed', 'stale_cookie_healed', 'store_unavailable']);
+  const error = new Set(['configuration_error']);
   return (event) => {
-    write(JSON.stringify({ time: new Date().toISOString(), level: warn.has(event.type) ? 'warn' : 'info', source: 'latchkey', ...event }));
+    write(JSON.stringify({ time: new Date().toISOString(), level: error.has(event.type) ? 'error' : warn.has(event.type) ? 'warn' : 'info', source: 'latchkey', ...event }));
   };
 }

@@ -18,7 +18,7 @@ describe('the code flow against the real dev provider', () => {
     expect(location.searchParams.get('code_challenge_method')).toBe('S256');
     expect(location.searchParams.get('state')).toBeTruthy();
     expect(location.searchParams.get('nonce')).toBeTruthy();
-    const tx = login.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey-tx='))!;
+    const tx = login.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey-tx-'))!;
     expect(tx).toMatch(/; Path=\/; Max-Age=600; HttpOnly; Secure; SameSite=Lax$/);
 
     const cookie = await h.signIn('alice');
@@ -44,7 +44,8 @@ describe('the code flow against the real dev provider', () => {
     const cookie = await h.signIn('alice');
     const first = await (await h.token(cookie)).json();
     const before = (await h.idp.stats()).grants.refresh_token;
-    const response = await h.token(cookie, { minValidity: 3600 });
+    h.age(20); // 40 s left of 60; a fresh token would give more than the 50 asked for
+    const response = await h.token(cookie, { minValidity: 50 });
     expect(response.status).toBe(200);
     const second = await response.json();
     expect(second.accessToken).not.toBe(first.accessToken);
@@ -53,7 +54,8 @@ describe('the code flow against the real dev provider', () => {
     expect(rotated).toBeDefined();
     expect(rotated).not.toBe(cookie);
     // The rotated cookie refreshes again with the new refresh token; the provider would revoke the grant on reuse.
-    const third = await h.token(rotated, { minValidity: 3600 });
+    h.age(61);
+    const third = await h.token(rotated);
     expect(third.status).toBe(200);
     expect((await h.idp.stats()).reuseDetected).toBe(0);
   });
@@ -61,7 +63,8 @@ describe('the code flow against the real dev provider', () => {
   it('sends exactly one refresh upstream for 20 concurrent /token calls with one cookie', async () => {
     const cookie = await h.signIn('alice');
     const before = (await h.idp.stats()).grants.refresh_token;
-    const responses = await Promise.all(Array.from({ length: 20 }, () => h.token(cookie, { minValidity: 3600 })));
+    h.age(61); // the token from the sign-in has expired
+    const responses = await Promise.all(Array.from({ length: 20 }, () => h.token(cookie)));
     const bodies = await Promise.all(responses.map((r) => r.json()));
     expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
     expect(new Set(bodies.map((b) => b.accessToken)).size).toBe(1);
@@ -71,7 +74,8 @@ describe('the code flow against the real dev provider', () => {
 
   it('heals a cookie one rotation behind inside the grace window instead of spending its refresh token', async () => {
     const cookie = await h.signIn('alice');
-    const rotated = sessionCookieFrom(await h.token(cookie, { minValidity: 3600 }));
+    h.age(61);
+    const rotated = sessionCookieFrom(await h.token(cookie));
     const before = (await h.idp.stats()).grants.refresh_token;
     const healsBefore = h.events.filter((e) => e.type === 'cookie_healed').length;
     const stale = await h.token(cookie);
@@ -83,10 +87,12 @@ describe('the code flow against the real dev provider', () => {
 
   it('heals a stale cookie and then refreshes with the newer refresh token when more validity is asked for', async () => {
     const cookie = await h.signIn('alice');
-    const rotated = sessionCookieFrom(await h.token(cookie, { minValidity: 3600 }));
+    h.age(61);
+    const rotated = sessionCookieFrom(await h.token(cookie));
     const before = (await h.idp.stats());
     const healsBefore = h.events.filter((e) => e.type === 'cookie_healed').length;
-    const stale = await h.token(cookie, { minValidity: 3600 });
+    h.age(20); // still inside the 30 s grace window; the newest token has 40 s left, 50 are asked for
+    const stale = await h.token(cookie, { minValidity: 50 });
     expect(stale.status).toBe(200);
     const healed = sessionCookieFrom(stale);
     expect(healed).toBeDefined();
@@ -118,11 +124,14 @@ describe('the code flow against the real dev provider', () => {
     expect(JSON.stringify(body)).not.toMatch(/accessToken|refresh/i);
   });
 
-  it('answers a replayed callback with 400 invalid_grant or missing_transaction, never a session', async () => {
+  it('answers a callback whose state matches no sign-in of this browser with 400 missing_transaction, never a session', async () => {
     const login = await h.get('/api/auth/login');
-    const callback = await h.get(`/api/auth/callback?code=forged&state=x`, login.headers.getSetCookie()[0]!.split(';')[0]);
+    const tx = login.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey-tx-'))!.split(';')[0];
+    const callback = await h.get(`/api/auth/callback?code=forged&state=${'x'.repeat(43)}`, tx);
     expect(callback.status).toBe(400);
-    expect((await callback.json()).error).toBe('invalid_state');
+    expect((await callback.json()).error).toBe('missing_transaction');
+    // The sign-in in progress is left alone: its transaction cookie is not cleared.
+    expect(callback.headers.getSetCookie()).toEqual([]);
     expect(callback.headers.get('referrer-policy')).toBe('no-referrer');
     expect(sessionCookieFrom(callback)).toBeUndefined();
   });

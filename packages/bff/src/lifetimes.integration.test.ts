@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forwardedFor } from './config.js';
 import { memoryStore } from './store.js';
 import { sessionCookieFrom, startHarness, type Harness } from './test/harness.js';
 
@@ -15,7 +16,8 @@ describe('rate limits', () => {
   let t: Awaited<ReturnType<typeof clocked>>;
   beforeAll(async () => {
     t = await clocked({
-      rateLimits: { tokenPerFamily: { limit: 5, windowSeconds: 10 }, tokenPerIp: { limit: 8, windowSeconds: 60 }, loginPerIp: { limit: 3, windowSeconds: 60 } },
+      trustProxy: 1,
+      rateLimits: { tokenPerFamily: { limit: 5, windowSeconds: 10 }, anonymousPerIp: { limit: 8, windowSeconds: 60 }, loginPerIp: { limit: 3, windowSeconds: 60 } },
     });
   });
   afterAll(() => t.h.close());
@@ -40,7 +42,7 @@ describe('rate limits', () => {
     expect((await t.h.token(cookie, {}, { 'x-forwarded-for': '203.0.113.99' })).status).toBe(200);
   });
 
-  it('limits /token per client IP, taken from the right-most X-Forwarded-For entry', async () => {
+  it('limits requests without a usable session per client IP, the entry our one trusted proxy appended', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 10; i++) {
       // A client can prepend anything; only the entry the proxy appended counts.
@@ -48,6 +50,16 @@ describe('rate limits', () => {
       statuses.push(response.status);
     }
     expect(statuses).toEqual([401, 401, 401, 401, 401, 401, 401, 401, 429, 429]);
+    // The address the attacker wrote into the header still has its whole budget.
+    expect((await t.h.token(undefined, {}, { 'x-forwarded-for': '198.51.100.8, 10.0.0.1' })).status).toBe(401);
+  });
+
+  it('never limits a signed-in session per IP: a whole office behind one address keeps working', async () => {
+    const office = '198.51.100.30';
+    for (let i = 0; i < 12; i++) {
+      const cookie = await t.h.signIn('bob');
+      expect((await t.h.token(cookie, {}, { 'x-forwarded-for': office })).status).toBe(200);
+    }
   });
 
   it('limits sign-in starts per IP', async () => {
@@ -57,6 +69,35 @@ describe('rate limits', () => {
       statuses.push(response.status);
     }
     expect(statuses).toEqual([302, 302, 302, 429]);
+  });
+});
+
+describe('client IP', () => {
+  const request = (xff?: string) => new Request('http://localhost:3000/api/auth/login', { headers: xff ? { 'x-forwarded-for': xff } : {} });
+
+  it('ignores X-Forwarded-For unless the deployment says how many proxies it trusts', () => {
+    expect(forwardedFor(0)(request('203.0.113.9'))).toBeUndefined();
+    expect(forwardedFor(1)(request('10.1.1.1, 203.0.113.9'))).toBe('203.0.113.9');
+    // Two proxies (a CDN, then a load balancer): the client is the second entry from the right.
+    expect(forwardedFor(2)(request('10.1.1.1, 203.0.113.9, 192.0.2.1'))).toBe('203.0.113.9');
+    // Fewer entries than proxies: something is missing, so nothing is trusted.
+    expect(forwardedFor(2)(request('203.0.113.9'))).toBeUndefined();
+    expect(forwardedFor(1)(request('not an address'))).toBeUndefined();
+    expect(forwardedFor(1)(request())).toBeUndefined();
+  });
+
+  it('keeps per-IP limits off without trustProxy, so a forged header buys nothing and spends no one else’s budget', async () => {
+    const h = await startHarness({}, { rateLimits: { loginPerIp: { limit: 1, windowSeconds: 60 } } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const response = await h.bff.handle(new Request('http://localhost:3000/api/auth/login', { headers: { 'x-forwarded-for': '198.51.100.40' } }));
+        statuses.push(response.status);
+      }
+      expect(statuses).toEqual([302, 302, 302]);
+    } finally {
+      await h.close();
+    }
   });
 });
 

@@ -31,6 +31,7 @@ export class OidcClient {
   readonly #client: oauth.Client;
   readonly #auth: oauth.ClientAuth;
   #metadata: Promise<oauth.AuthorizationServer> | undefined;
+  readonly #logged = new Set<string>();
 
   constructor(config: ResolvedConfig) {
     this.#config = config;
@@ -38,12 +39,22 @@ export class OidcClient {
     this.#auth = oauth.ClientSecretBasic(config.clientSecret);
   }
 
-  #options(timeoutMs = this.#config.upstreamTimeoutMs) {
-    return {
-      signal: AbortSignal.timeout(timeoutMs),
+  /**
+   * Options of one provider call: its deadline (a timer cleared when the call settles, so no
+   * request is kept alive until garbage collection), the injected fetch, and http: for development.
+   */
+  #call<T>(timeoutMs: number, run: (options: {
+    signal: AbortSignal;
+    [oauth.customFetch]: typeof fetch;
+    [oauth.allowInsecureRequests]: boolean;
+  }) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException('The provider did not answer in time', 'TimeoutError')), timeoutMs);
+    return run({
+      signal: controller.signal,
       [oauth.customFetch]: this.#config.fetch,
       [oauth.allowInsecureRequests]: this.#config.allowInsecureHttp,
-    };
+    }).finally(() => clearTimeout(timer));
   }
 
   /**
@@ -53,11 +64,12 @@ export class OidcClient {
   discover(): Promise<oauth.AuthorizationServer> {
     this.#metadata ??= (async () => {
       const issuer = this.#config.issuer;
-      const response = await oauth.discoveryRequest(issuer, { ...this.#options(), algorithm: 'oidc' });
-      return oauth.processDiscoveryResponse(issuer, response);
+      return this.#call(this.#config.upstreamTimeoutMs, async (options) =>
+        oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { ...options, algorithm: 'oidc' })),
+      );
     })().catch((error: unknown) => {
       this.#metadata = undefined;
-      throw toUpstreamError(error, 'discovery');
+      throw this.#providerError(error, 'discovery');
     });
     return this.#metadata;
   }
@@ -68,7 +80,7 @@ export class OidcClient {
    */
   async buildAuthorizationUrl(): Promise<AuthorizationStart> {
     const as = await this.discover();
-    if (!as.authorization_endpoint) throw new UpstreamError('The provider publishes no authorization_endpoint.');
+    if (!as.authorization_endpoint) throw this.#misconfigured('discovery', 'no_authorization_endpoint', 'The provider publishes no authorization_endpoint.');
     const verifier = oauth.generateRandomCodeVerifier();
     const state = oauth.generateRandomState();
     const nonce = oauth.generateRandomNonce();
@@ -106,14 +118,11 @@ export class OidcClient {
       });
     }
     try {
-      const response = await oauth.authorizationCodeGrantRequest(
-        as,
-        this.#client,
-        this.#auth,
-        params,
-        this.#config.redirectUri,
-        expected.verifier,
-        { ...this.#options(), ...this.#resourceParam() },
+      const response = await this.#call(this.#config.upstreamTimeoutMs, (options) =>
+        oauth.authorizationCodeGrantRequest(as, this.#client, this.#auth, params, this.#config.redirectUri, expected.verifier, {
+          ...options,
+          ...this.#resourceParam(),
+        }),
       );
       const result = await oauth.processAuthorizationCodeResponse(as, this.#client, response, {
         expectedNonce: expected.nonce,
@@ -127,7 +136,7 @@ export class OidcClient {
       if (error instanceof oauth.OperationProcessingError && error.code === oauth.JWT_CLAIM_COMPARISON) {
         throw new BffError('invalid_id_token', 400, `The provider's ID token failed validation: ${error.message}`, { cause: error });
       }
-      throw toUpstreamError(error, 'code exchange');
+      throw this.#providerError(error, 'code exchange');
     }
   }
 
@@ -141,17 +150,16 @@ export class OidcClient {
   async refreshTokens(refreshToken: string, timeoutMs?: number): Promise<ProviderTokens> {
     const as = await this.discover();
     try {
-      const response = await oauth.refreshTokenGrantRequest(as, this.#client, this.#auth, refreshToken, {
-        ...this.#options(timeoutMs),
-        ...this.#resourceParam(),
+      const result = await this.#call(timeoutMs ?? this.#config.upstreamTimeoutMs, async (options) => {
+        const response = await oauth.refreshTokenGrantRequest(as, this.#client, this.#auth, refreshToken, { ...options, ...this.#resourceParam() });
+        return oauth.processRefreshTokenResponse(as, this.#client, response);
       });
-      const result = await oauth.processRefreshTokenResponse(as, this.#client, response);
       return toProviderTokens(result, undefined);
     } catch (error) {
       if (error instanceof oauth.ResponseBodyError && error.error === 'invalid_grant') {
         throw new BffError('session_expired', 401, 'Your session has ended at the identity provider. Sign in again.', { cause: error });
       }
-      throw toUpstreamError(error, 'refresh');
+      throw this.#providerError(error, 'refresh');
     }
   }
 
@@ -163,13 +171,15 @@ export class OidcClient {
     const as = await this.discover();
     if (!as.revocation_endpoint) return;
     try {
-      const response = await oauth.revocationRequest(as, this.#client, this.#auth, refreshToken, {
-        ...this.#options(),
-        additionalParameters: { token_type_hint: 'refresh_token' },
+      await this.#call(this.#config.upstreamTimeoutMs, async (options) => {
+        const response = await oauth.revocationRequest(as, this.#client, this.#auth, refreshToken, {
+          ...options,
+          additionalParameters: { token_type_hint: 'refresh_token' },
+        });
+        await oauth.processRevocationResponse(response);
       });
-      await oauth.processRevocationResponse(response);
     } catch (error) {
-      throw toUpstreamError(error, 'revocation');
+      throw this.#providerError(error, 'revocation');
     }
   }
 
@@ -177,13 +187,41 @@ export class OidcClient {
    * The provider's RP-initiated logout URL, if it has one.
    * @see https://openid.net/specs/openid-connect-rpinitiated-1_0.html#RPLogout
    */
-  async endSessionUrl(): Promise<string | undefined> {
+  async endSessionUrl(idToken?: string): Promise<string | undefined> {
     const as = await this.discover().catch(() => undefined);
     if (!as?.end_session_endpoint) return undefined;
     const url = new URL(as.end_session_endpoint);
+    // The hint lets the provider end its own session without asking, so the next sign-in shows its form again.
+    if (idToken) url.searchParams.set('id_token_hint', idToken);
     url.searchParams.set('client_id', this.#config.clientId);
     url.searchParams.set('post_logout_redirect_uri', this.#config.postLogoutRedirectUri);
     return url.href;
+  }
+
+  /** A provider failure as the BFF answers it: 503 when temporary, a logged 500 `configuration_error` otherwise. */
+  #providerError(error: unknown, step: string): BffError {
+    if (error instanceof BffError) return error;
+    const { temporary, code } = classifyProviderFailure(error);
+    if (temporary) {
+      const retryAfter = error instanceof oauth.ResponseBodyError ? Number(error.response.headers.get('retry-after')) || undefined : undefined;
+      const what = code === 'timeout' ? 'did not answer' : code === 'network' ? 'could not be reached for' : `failed (${code}) at`;
+      return new UpstreamError(`The identity provider ${what} the ${step}. Try again shortly.`, {
+        cause: error,
+        ...(retryAfter !== undefined && { retryAfter }),
+      });
+    }
+    return this.#misconfigured(step, code, (error as Error | undefined)?.message ?? String(error), error);
+  }
+
+  /** A fault only an operator can fix: logged once per kind with the provider's own code, answered 500. */
+  #misconfigured(step: string, code: string, detail: string, cause?: unknown): BffError {
+    const key = `${step}:${code}`;
+    if (!this.#logged.has(key)) {
+      this.#logged.add(key);
+      console.error(`[latchkey] configuration error: the identity provider refused the ${step} with "${code}": ${detail}. Check issuer, clientId, clientSecret and the client's grants at the provider.`);
+      this.#config.onEvent({ type: 'configuration_error', step, providerCode: code });
+    }
+    return new BffError('configuration_error', 500, `Sign-in is misconfigured on the server (the identity provider answered "${code}" to the ${step}). This needs an operator; retrying will not help.`, { cause });
   }
 
   #resourceParam() {
@@ -202,22 +240,29 @@ function toProviderTokens(result: oauth.TokenEndpointResponse, claims: Record<st
   };
 }
 
-/** Everything that is not the user's fault or a verdict on the grant: network, timeout, 5xx, 429, odd answers. */
-function toUpstreamError(error: unknown, step: string): BffError {
-  if (error instanceof BffError) return error;
+/** OAuth error codes that say the client is set up wrongly, not that the provider is down. */
+const CONFIGURATION_CODES = new Set(['invalid_client', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope', 'invalid_request', 'invalid_target', 'unsupported_response_type']);
+
+/**
+ * Sorts a provider failure: network trouble, timeouts, 5xx, 429 and `temporarily_unavailable`
+ * are temporary (503, try again); every other refusal or unusable answer is a configuration
+ * fault (500): retrying cannot help, an operator must act.
+ */
+export function classifyProviderFailure(error: unknown): { temporary: boolean; code: string } {
   if (error instanceof oauth.ResponseBodyError) {
-    const retryAfter = Number(error.response.headers.get('retry-after')) || undefined;
-    return new UpstreamError(`The identity provider refused the ${step} (${error.status} ${error.error}). Try again shortly.`, {
-      cause: error,
-      ...(retryAfter !== undefined && { retryAfter }),
-    });
+    const temporary = error.status === 429 || error.status >= 500 || error.error === 'temporarily_unavailable' || error.error === 'server_error';
+    return { temporary: temporary && !CONFIGURATION_CODES.has(error.error), code: error.error };
+  }
+  if (error instanceof oauth.WWWAuthenticateChallengeError) {
+    return { temporary: error.status === 429 || error.status >= 500, code: `http_${error.status}` };
   }
   const name = (error as Error | undefined)?.name;
-  if (name === 'TimeoutError' || name === 'AbortError') {
-    return new UpstreamError(`The identity provider did not answer the ${step} in time. Try again shortly.`, { cause: error });
+  if (name === 'TimeoutError' || name === 'AbortError') return { temporary: true, code: 'timeout' };
+  if (error instanceof TypeError && !(error as { code?: string }).code?.startsWith('ERR_INVALID')) return { temporary: true, code: 'network' };
+  if (error instanceof oauth.OperationProcessingError) {
+    const response = error.cause instanceof Response ? error.cause : undefined;
+    if (response && (response.status === 429 || response.status >= 500)) return { temporary: true, code: `http_${response.status}` };
+    return { temporary: false, code: response ? `http_${response.status}` : (error.code ?? 'invalid_response') };
   }
-  if (error instanceof TypeError) {
-    return new UpstreamError(`The identity provider could not be reached for the ${step}. Try again shortly.`, { cause: error });
-  }
-  return new UpstreamError(`The identity provider gave an unusable answer to the ${step}. Try again shortly.`, { cause: error });
+  return { temporary: false, code: 'unusable_answer' };
 }

@@ -43,7 +43,8 @@ describe('refresh under concurrency, across instances sharing Redis, and with a 
   it('answers 50 parallel /token calls that need a refresh with exactly one upstream refresh and one token', async () => {
     const cookie = await h.signIn();
     const before = await idp.stats();
-    const responses = await Promise.all(Array.from({ length: 50 }, () => h.token(cookie, { minValidity: 3600 })));
+    h.age(301); // the sign-in's token has expired: every call needs a refresh
+    const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => h.token(cookie, { minValidity: i % 5 === 0 ? 300 : 60 })));
     const after = await idp.stats();
     expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200));
     const tokens = new Set(await Promise.all(responses.map(async (r) => ((await r.json()) as { accessToken: string }).accessToken)));
@@ -56,8 +57,9 @@ describe('refresh under concurrency, across instances sharing Redis, and with a 
   it('does the same when the 50 calls are split across two BFF instances sharing Redis', async () => {
     const cookie = await h.signIn();
     const before = await idp.stats();
+    h.age(301);
     const responses = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? h.token : second.token)(cookie, { minValidity: 3600 })),
+      Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? h.token : second.token)(cookie, { minValidity: i % 5 === 0 ? 300 : 60 })),
     );
     const after = await idp.stats();
     expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200));
@@ -73,7 +75,8 @@ describe('refresh under concurrency, across instances sharing Redis, and with a 
 
   it('heals a stale cookie inside the grace window on the other instance: 200 and the newer cookie', async () => {
     const cookie = await h.signIn();
-    const rotated = sessionCookieFrom(await h.token(cookie, { minValidity: 3600 }))!;
+    h.age(301);
+    const rotated = sessionCookieFrom(await h.token(cookie))!;
     const stale = await second.token(cookie);
     expect(stale.status).toBe(200);
     expect(sessionCookieFrom(stale)).toBe(rotated);
@@ -82,7 +85,8 @@ describe('refresh under concurrency, across instances sharing Redis, and with a 
   it('after the grace window treats a stale cookie as reuse: 401 session_revoked for old and newest cookie, grant revoked upstream', async () => {
     const cookie = await h.signIn();
     const strict = h.instance({ store: redisStore({ client: await redis.client() }), graceSeconds: 0 });
-    const rotated = sessionCookieFrom(await h.token(cookie, { minValidity: 3600 }))!;
+    h.age(301);
+    const rotated = sessionCookieFrom(await h.token(cookie))!;
     await new Promise((r) => setTimeout(r, 5));
     const before = await idp.stats();
     const reused = await strict.token(cookie);
@@ -102,9 +106,10 @@ describe('refresh under concurrency, across instances sharing Redis, and with a 
   it('answers 503 with Retry-After within the timeout while the provider hangs, keeps the cookie, and recovers after SIGCONT without reuse', async () => {
     const cookie = await h.signIn();
     const before = await idp.stats();
+    h.age(301);
     idp.pause();
     const started = performance.now();
-    const responses = await Promise.all(Array.from({ length: 5 }, (_, i) => (i % 2 ? second : h).token(cookie, { minValidity: 3600 })));
+    const responses = await Promise.all(Array.from({ length: 5 }, (_, i) => (i % 2 ? second : h).token(cookie)));
     const elapsed = performance.now() - started;
     for (const response of responses) {
       expect(response.status).toBe(503);
@@ -127,7 +132,8 @@ describe('refresh under concurrency, across instances sharing Redis, and with a 
     const healedCookie = sessionCookieFrom(healed)!;
     expect((await unseal(healedCookie)).v).toBe(2);
     // And the refresh-token chain is intact: the next real refresh works, with no reuse.
-    const next = await h.token(healedCookie, { minValidity: 3600 });
+    h.age(301);
+    const next = await h.token(healedCookie);
     expect(next.status).toBe(200);
     const after = await idp.stats();
     expect(after.grants.refresh_token - before.grants.refresh_token).toBe(2);
@@ -138,7 +144,8 @@ describe('refresh under concurrency, across instances sharing Redis, and with a 
   it('answers 503 with Retry-After when the provider is down, and keeps the cookie', async () => {
     const cookie = await h.signIn();
     await idp.close();
-    const response = await h.token(cookie, { minValidity: 3600 });
+    h.age(301);
+    const response = await h.token(cookie);
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(await response.json()).toMatchObject({ error: 'upstream_unavailable' });

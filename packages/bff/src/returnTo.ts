@@ -1,18 +1,39 @@
 /**
- * Accepts only a same-origin path for `returnTo`: it must start with a single `/`, contain no
- * backslash or control character, and resolve to the app's own origin. Everything else (
- * `//evil`, `/\evil`, `https:`, `javascript:`) is refused, so login cannot be an open redirect.
+ * Accepts only a same-origin path for `returnTo`. The value is normalised the way a URL parser
+ * (and so a browser) would — percent-encoded dots, dot segments — and validated *after* that:
+ * the result must still be a plain path on the app's origin that does not start with `//`, and
+ * normalising it again must not change it. Backslashes and control characters (which browsers
+ * turn into `/` or drop) are refused outright. So `//evil`, `/\evil`, `/.//evil`,
+ * `/%2e%2e//evil`, `https:`, `javascript:` all fail, and login cannot be an open redirect.
  */
 export function safeReturnTo(value: string | null, appOrigin: string): string | undefined {
   if (value === null || value === '') return '/';
   if (value.length > 2048) return undefined;
-  if (!value.startsWith('/') || value.startsWith('//')) return undefined;
+  if (!isPlainPath(value)) return undefined;
+  const path = normalise(value, appOrigin);
+  if (path === undefined || !isPlainPath(path) || normalise(path, appOrigin) !== path) return undefined;
+  return path;
+}
+
+/**
+ * Where the browser goes after the callback: the stored `returnTo` validated again, as an
+ * absolute URL on the app's origin (the app's root if anything is off).
+ */
+export function returnToUrl(stored: string, appOrigin: string): URL {
+  const path = safeReturnTo(stored, appOrigin) ?? '/';
+  const url = new URL(path, appOrigin);
+  return url.origin === appOrigin ? url : new URL('/', appOrigin);
+}
+
+function isPlainPath(value: string): boolean {
   // Browsers treat "\" as "/" and strip tabs and newlines: "/\evil.com" and "/\t/evil.com" become "//evil.com".
-  if (/[\\\u0000-\u001f\u007f]/.test(value)) return undefined;
+  return value.startsWith('/') && !value.startsWith('//') && !/[\\\u0000-\u001f\u007f]/.test(value);
+}
+
+function normalise(value: string, appOrigin: string): string | undefined {
   try {
     const url = new URL(value, appOrigin);
-    if (url.origin !== appOrigin) return undefined;
-    return `${url.pathname}${url.search}${url.hash}`;
+    return url.origin === appOrigin ? `${url.pathname}${url.search}${url.hash}` : undefined;
   } catch {
     return undefined;
   }

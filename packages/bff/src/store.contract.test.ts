@@ -93,12 +93,35 @@ contract('redis', async () => ({
 }));
 
 describe('memoryStore()', () => {
-  it('never holds more than maxEntries keys', async () => {
+  it('never holds more than maxEntries evictable keys: caches and counters make room, oldest first', async () => {
     const store = memoryStore({ maxEntries: 100 });
-    for (let i = 0; i < 1_000; i++) await store.set(`k${i}`, 'v', 60);
+    for (let i = 0; i < 1_000; i++) await store.set(`k${i}`, 'v', 60, { evictable: true });
+    for (let i = 0; i < 1_000; i++) await store.increment(`rate${i}`, 60);
     let present = 0;
     for (let i = 0; i < 1_000; i++) if ((await store.get(`k${i}`)) !== undefined) present += 1;
     expect(present).toBeLessThanOrEqual(100);
-    expect(await store.get('k999')).toBe('v');
+    expect((await store.increment('rate999', 60)).count).toBe(2);
+  });
+
+  it('never evicts security state under pressure: a denylist entry outlives any number of cache writes', async () => {
+    const store = memoryStore({ maxEntries: 100 });
+    await store.set('latchkey:deny:family', 'logout', 3600);
+    await store.setIfAbsent('latchkey:lock:family', 'owner', 60_000);
+    await store.addToSet('latchkey:user:alice', 'family', 3600);
+    for (let i = 0; i < 10_000; i++) await store.set(`noise${i}`, 'v', 60, { evictable: true });
+    for (let i = 0; i < 10_000; i++) await store.increment(`latchkey:rate:anonymousPerIp:${i}`, 60);
+    expect(await store.get('latchkey:deny:family')).toBe('logout');
+    expect(await store.setIfAbsent('latchkey:lock:family', 'other', 60_000)).toBe(false);
+    expect(await store.members('latchkey:user:alice')).toEqual(['family']);
+  });
+
+  it('refuses new durable records when full instead of dropping old ones', async () => {
+    const store = memoryStore({ maxDurableEntries: 3 });
+    for (let i = 0; i < 3; i++) await store.set(`latchkey:deny:${i}`, 'x', 60);
+    await expect(store.set('latchkey:deny:3', 'x', 60)).rejects.toThrow(/limit/);
+    for (let i = 0; i < 3; i++) expect(await store.get(`latchkey:deny:${i}`)).toBe('x');
+    // Overwriting a record it holds is still fine.
+    await store.set('latchkey:deny:0', 'y', 60);
+    expect(await store.get('latchkey:deny:0')).toBe('y');
   });
 });

@@ -1,14 +1,19 @@
 /**
- * Where the BFF keeps what must outlive one request but is not in the cookie: access-token
- * caches, rotation records, locks, the denylist, rate-limit counters and the
- * user → families index. Values are opaque strings (sealed by the caller when they could act
- * as a credential); every key expires on its own, so nothing grows without bound.
+ * Where the BFF keeps what must outlive one request but is not in the cookie: family ledgers
+ * (rotations and the cached access token), locks, the denylist, activity, rate-limit counters
+ * and the user → families index. Values are opaque strings (sealed by the caller when they
+ * could act as a credential); every key expires on its own.
+ *
+ * Security state (ledgers, denylist, locks, the user index) is written without `evictable`
+ * and must never be dropped to make room: a store may refuse a write when full, never forget
+ * a revocation. Only what is marked `evictable` (activity, shared failures) and rate-limit
+ * counters may go under pressure.
  * `memoryStore()` serves one process; `redisStore()` (`@latchkey/bff/redis`) serves many.
  */
 export interface BffStore {
   get(key: string): Promise<string | undefined>;
-  /** Stores `value` for `ttlSeconds`. */
-  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  /** Stores `value` for `ttlSeconds`; `evictable` values may be dropped early when the store is full. */
+  set(key: string, value: string, ttlSeconds: number, options?: { evictable?: boolean }): Promise<void>;
   delete(key: string): Promise<void>;
   /** Stores `value` only when `key` is absent (Redis `SET NX PX`); true when this call stored it. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
@@ -27,38 +32,68 @@ interface Entry {
   expiresAt: number;
 }
 
+/** The memory store's durable part is full: it refuses the write rather than forget security state. */
+export class StoreFullError extends Error {
+  constructor(limit: number) {
+    super(`The memory store holds ${limit} durable records, its limit; it refuses new ones rather than drop revocations.`);
+    this.name = 'StoreFullError';
+  }
+}
+
 /**
- * The embedded store: one process's memory. Enough for a single instance, since the cookie
- * still holds the refresh token; a restart only loses caches. Expired keys are swept as the
- * map is used, and past `maxEntries` the oldest keys go, so it never grows without bound.
+ * The embedded store: one process's memory, for a single instance. Security records live
+ * until they expire, never evicted by pressure (past `maxDurableEntries` new ones are refused
+ * instead); caches and counters are bounded by `maxEntries`, oldest out first.
+ *
+ * What it does not promise: surviving a restart. The cookie still holds the refresh token, so a
+ * restart loses no session, and a family it no longer knows is confirmed with the provider
+ * before it counts as signed in; see the README.
  */
-export function memoryStore(options: { now?: () => number; maxEntries?: number } = {}): BffStore {
+export function memoryStore(options: { now?: () => number; maxEntries?: number; maxDurableEntries?: number } = {}): BffStore {
   const now = options.now ?? (() => Date.now());
   const maxEntries = options.maxEntries ?? 100_000;
-  const map = new Map<string, Entry>();
+  const maxDurable = options.maxDurableEntries ?? 1_000_000;
+  const durable = new Map<string, Entry>();
+  const cache = new Map<string, Entry>();
   let writes = 0;
 
-  const sweep = () => {
+  const sweep = (map: Map<string, Entry>) => {
     const t = now();
     for (const [key, entry] of map) if (entry.expiresAt <= t) map.delete(key);
-    // Still full of live keys: drop the oldest inserted (Map keeps insertion order).
-    for (const key of map.keys()) {
-      if (map.size < maxEntries) break;
-      map.delete(key);
-    }
   };
   const live = (key: string): Entry | undefined => {
-    const entry = map.get(key);
-    if (entry && entry.expiresAt <= now()) {
+    for (const map of [durable, cache]) {
+      const entry = map.get(key);
+      if (!entry) continue;
+      if (entry.expiresAt > now()) return entry;
       map.delete(key);
-      return undefined;
     }
-    return entry;
+    return undefined;
   };
-  const put = (key: string, value: Entry['value'], ttlMs: number) => {
-    if (++writes % 1000 === 0 || map.size >= maxEntries) sweep();
-    map.delete(key);
-    map.set(key, { value, expiresAt: now() + Math.max(1, ttlMs) });
+  const put = (key: string, value: Entry['value'], ttlMs: number, evictable: boolean) => {
+    if (++writes % 1000 === 0) {
+      sweep(durable);
+      sweep(cache);
+    }
+    const entry = { value, expiresAt: now() + Math.max(1, ttlMs) };
+    if (evictable) {
+      durable.delete(key);
+      cache.delete(key);
+      if (cache.size >= maxEntries) sweep(cache);
+      // Still full of live keys: drop the oldest inserted (Map keeps insertion order).
+      for (const old of cache.keys()) {
+        if (cache.size < maxEntries) break;
+        cache.delete(old);
+      }
+      cache.set(key, entry);
+      return;
+    }
+    cache.delete(key);
+    if (!durable.has(key) && durable.size >= maxDurable) {
+      sweep(durable);
+      if (durable.size >= maxDurable) throw new StoreFullError(maxDurable);
+    }
+    durable.set(key, entry);
   };
 
   return {
@@ -66,24 +101,25 @@ export function memoryStore(options: { now?: () => number; maxEntries?: number }
       const value = live(key)?.value;
       return typeof value === 'string' ? value : undefined;
     },
-    async set(key, value, ttlSeconds) {
-      put(key, value, ttlSeconds * 1000);
+    async set(key, value, ttlSeconds, setOptions) {
+      put(key, value, ttlSeconds * 1000, setOptions?.evictable === true);
     },
     async delete(key) {
-      map.delete(key);
+      durable.delete(key);
+      cache.delete(key);
     },
     async setIfAbsent(key, value, ttlMs) {
       if (live(key)) return false;
-      put(key, value, ttlMs);
+      put(key, value, ttlMs, false);
       return true;
     },
     async deleteIfEquals(key, value) {
-      if (live(key)?.value === value) map.delete(key);
+      if (live(key)?.value === value) durable.delete(key);
     },
     async increment(key, windowSeconds) {
       const entry = live(key);
       if (!entry) {
-        put(key, '1', windowSeconds * 1000);
+        put(key, '1', windowSeconds * 1000, true);
         return { count: 1, resetSeconds: windowSeconds };
       }
       const count = Number(entry.value) + 1;
@@ -94,7 +130,7 @@ export function memoryStore(options: { now?: () => number; maxEntries?: number }
       const entry = live(key);
       const set = entry?.value instanceof Set ? entry.value : new Set<string>();
       set.add(member);
-      put(key, set, Math.max(ttlSeconds * 1000, (entry?.expiresAt ?? 0) - now()));
+      put(key, set, Math.max(ttlSeconds * 1000, (entry?.expiresAt ?? 0) - now()), false);
     },
     async members(key) {
       const value = live(key)?.value;

@@ -1,35 +1,14 @@
 import type { TokenResponseBody } from '@latchkey/core';
 import type { ResolvedConfig } from './config.js';
+import { decide, type Decision, type FamilyState, type TokenRequest } from './decide.js';
 import { BffError, UpstreamError } from './errors.js';
 import type { RevocationReason } from './events.js';
+import { FamilyLock } from './familyLock.js';
+import { isLedger, rotateLedger, type CachedToken, type FamilyLedger } from './ledger.js';
 import type { OidcClient, ProviderTokens } from './oidc.js';
 import type { Sealer } from './seal.js';
-import { isSessionData, type SessionData } from './session.js';
+import type { SessionData } from './session.js';
 import { SingleFlight } from './singleFlight.js';
-
-/** An access token cached for a family, with the rotation version it belongs to. */
-interface CachedToken {
-  v: number;
-  accessToken: string;
-  /** Expiry on this server's clock, ms. */
-  exp: number;
-  scope: string;
-}
-
-/** The latest rotation of a family: the newest sealed cookie and when it was made. */
-interface RotationRecord {
-  v: number;
-  cookie: string;
-  at: number;
-  /** The provider answered after the caller had been told 503: nobody got this cookie yet. */
-  late?: boolean;
-}
-
-/** A provider failure another request already met, shared so that callers do not storm it. */
-interface SharedFailure {
-  message: string;
-  retryAfter: number;
-}
 
 /** What `/token` answers with: the token, and the cookie to set when the session moved on. */
 export interface TokenOutcome {
@@ -39,210 +18,190 @@ export interface TokenOutcome {
   session: SessionData;
 }
 
-const isCachedToken = (v: unknown): v is CachedToken =>
-  typeof v === 'object' && v !== null && typeof (v as CachedToken).accessToken === 'string' && typeof (v as CachedToken).exp === 'number';
-const isRotationRecord = (v: unknown): v is RotationRecord =>
-  typeof v === 'object' && v !== null && typeof (v as RotationRecord).cookie === 'string' && Number.isInteger((v as RotationRecord).v);
+/** Store keys, all under `latchkey:`: ledger, denylist, lock, shared failure, activity, user index. */
+export function key(kind: 'fam' | 'deny' | 'lock' | 'fail' | 'act' | 'user', id: string): string {
+  return `latchkey:${kind}:${id}`;
+}
 
-/** How often a request waiting for another instance's refresh looks again. */
-const POLL_MS = 25;
+/** Records outlive the family's last possible use by this much, so no late request finds them gone. */
+const SLACK_SECONDS = 60;
 /** How long a provider failure is shared with callers that arrive meanwhile. */
 const SHARED_FAILURE_SECONDS = 2;
 /** How long a refresh the caller stopped waiting for may still complete (the lock is held meanwhile). */
 const LATE_LIMIT_MS = 60_000;
+/** How often a request waiting for another instance's refresh looks again. */
+const POLL_MS = 25;
+
+const revokedMessage = 'This session was signed out or revoked. Sign in again.';
+const reuseMessage = 'This session was ended because an old copy of it was used again. Sign in again.';
 
 /**
- * The refresh algorithm of the design (§5): serve a cached token when it is good enough,
- * heal a cookie one rotation behind inside the grace window, treat an older one as reuse,
- * and otherwise refresh once per family — one flight per process, one lock across
- * instances — while every other caller awaits the same result or the same failure.
+ * The shell around {@link decide}: reads a family's state, acts on the decision (serve, heal,
+ * refresh under the family lock, wait, reject) and writes what changed. One refresh per
+ * family runs at a time: one flight per process, one store lock across instances.
  */
 export class TokenService {
   readonly #config: ResolvedConfig;
   readonly #oidc: OidcClient;
   readonly #sealer: Sealer;
   readonly #flights = new SingleFlight<TokenOutcome>();
+  readonly #lock: FamilyLock;
 
   constructor(config: ResolvedConfig, oidc: OidcClient, sealer: Sealer) {
     this.#config = config;
     this.#oidc = oidc;
     this.#sealer = sealer;
+    this.#lock = new FamilyLock(config.store, LATE_LIMIT_MS + 5_000);
   }
 
-  /** Seconds left of the family's absolute lifetime at `now`. */
+  /** Seconds left of the family's absolute lifetime. */
   remainingLifetime(session: SessionData): number {
     return session.ca + this.#config.absoluteLifetimeSeconds - Math.floor(this.#config.now() / 1000);
   }
 
-  /** Whether a session may still be shown as signed in: not revoked, not past its absolute lifetime. Read-only. */
-  async isUsable(session: SessionData): Promise<boolean> {
-    return this.remainingLifetime(session) > 0 && !(await this.isRevoked(session.fid));
-  }
-
-  /** How long the store keeps what belongs to a family: its remaining lifetime and a minute. */
+  /** How long the store keeps what belongs to a family: as long as it may live, and a little. */
   #familyTtl(session: SessionData): number {
-    return Math.max(60, this.remainingLifetime(session) + 60);
+    return Math.max(SLACK_SECONDS, this.remainingLifetime(session) + SLACK_SECONDS);
   }
 
   /** Seals a session into its cookie value, living as long as the family may. */
   sealSession(session: SessionData): Promise<string> {
-    return this.#sealer.seal(session, this.remainingLifetime(session) + 60);
+    return this.#sealer.seal(session, this.#familyTtl(session));
   }
 
-  /** Whether the family was revoked (logout, reuse, incident response). */
-  async isRevoked(fid: string): Promise<boolean> {
-    return (await this.#config.store.get(key('deny', fid))) !== undefined;
-  }
-
-  /**
-   * Refuses a session that may no longer be used: denylisted → `session_revoked`; past its
-   * absolute lifetime, or idle longer than allowed → revoked upstream and `session_expired`.
-   * `idleSeconds` is what the client reports (seconds since a person last used the app); it
-   * is counted before the check, so a person who just came back from a long token lifetime
-   * is not mistaken for an idle one.
-   */
-  async checkLive(session: SessionData, idleSeconds?: number): Promise<void> {
-    const { store, idleTimeoutSeconds } = this.#config;
-    if (await this.isRevoked(session.fid)) {
-      throw new BffError('session_revoked', 401, 'This session was signed out or revoked. Sign in again.');
-    }
-    if (this.remainingLifetime(session) <= 0) {
-      this.#config.onEvent({ type: 'session_expired', familyId: session.fid, reason: 'absolute' });
-      await this.revokeFamily(session, 'expired');
-      throw new BffError('session_expired', 401, 'Your session reached its maximum lifetime. Sign in again.');
-    }
-    if (!idleTimeoutSeconds) return;
-    const now = Math.floor(this.#config.now() / 1000);
-    const stored = Number((await store.get(key('act', session.fid))) ?? 0);
-    const reported = idleSeconds === undefined ? 0 : now - idleSeconds;
-    const lastActive = Math.max(session.la ?? session.ca, stored, reported);
-    if (now - lastActive > idleTimeoutSeconds) {
-      this.#config.onEvent({ type: 'session_expired', familyId: session.fid, reason: 'idle' });
-      await this.revokeFamily(session, 'expired');
-      throw new BffError('session_expired', 401, `You were signed out after ${formatDuration(idleTimeoutSeconds)} without activity. Sign in again.`);
-    }
-    if (reported > stored) await store.set(key('act', session.fid), String(reported), idleTimeoutSeconds + 60);
-  }
-
-  /** Ends a family for good: later requests with any of its cookies get 401; the refresh token is revoked upstream. */
-  async revokeFamily(session: SessionData, reason: RevocationReason): Promise<void> {
+  /** Reads everything the rules need about a family in one go. */
+  async #state(fid: string): Promise<FamilyState> {
     const { store } = this.#config;
-    const ttl = this.#familyTtl(session);
-    await store.set(key('deny', session.fid), reason, ttl);
-    await store.delete(key('at', session.fid));
-    // The newest rotation may hold a newer refresh token than the cookie presented.
-    const newest = await this.#newestSession(session.fid);
-    const refreshTokens = new Set([session.rt, newest?.rt].filter((rt): rt is string => typeof rt === 'string'));
-    await Promise.all(
-      [...refreshTokens].map((rt) =>
-        this.#oidc.revokeRefreshToken(rt).catch(() => {
-          // Best effort: the family is denylisted here whatever the provider says.
-        }),
-      ),
-    );
-    if (reason !== 'logout' && reason !== 'expired') this.#config.onEvent({ type: 'session_revoked', familyId: session.fid, reason });
+    const [sealed, revoked, activeAt, failure] = await Promise.all([
+      store.get(key('fam', fid)),
+      store.get(key('deny', fid)),
+      store.get(key('act', fid)),
+      store.get(key('fail', fid)),
+    ]);
+    return { ledger: await this.#sealer.unseal(sealed, isLedger), revoked, activeAt: Number(activeAt ?? 0), sharedFailure: parseFailure(failure) };
   }
 
-  /** Revokes a family by id (incident response): denylists it and revokes its newest refresh token upstream. */
-  async revokeFamilyById(fid: string, reason: RevocationReason): Promise<boolean> {
-    const newest = await this.#newestSession(fid);
-    if (newest) {
-      await this.revokeFamily(newest, reason);
-      return true;
-    }
-    const alreadyRevoked = await this.isRevoked(fid);
-    await this.#config.store.set(key('deny', fid), reason, this.#config.absoluteLifetimeSeconds + 60);
-    if (!alreadyRevoked) this.#config.onEvent({ type: 'session_revoked', familyId: fid, reason });
-    return false;
-  }
-
-  /** "Sign out everywhere": revokes every family of a user found in the store's index; answers how many. */
-  async revokeUser(sub: string): Promise<number> {
-    const families = await this.#config.store.members(key('user', sub));
-    let revoked = 0;
-    for (const fid of families) {
-      if (await this.isRevoked(fid)) continue;
-      await this.revokeFamilyById(fid, 'revoke_user');
-      revoked += 1;
-    }
-    return revoked;
-  }
-
-  /** Starts a family after sign-in: caches its first access token, records version 1, indexes it under the user. */
-  async startFamily(session: SessionData, tokens: ProviderTokens, sealed: string): Promise<void> {
-    const ttl = this.#familyTtl(session);
-    await this.#cache(session, tokens);
-    await this.#recordRotation(session, sealed, this.#config.now());
-    await this.#config.store.addToSet(key('user', session.user.sub), session.fid, ttl);
-  }
-
-  /** A token with at least `minValidity` seconds left for this cookie's family. */
-  async getToken(presented: SessionData, minValidity: number): Promise<TokenOutcome> {
-    const resolved = await this.#resolveCurrent(presented);
-    const cached = await this.#cached(resolved.session);
-    if (cached && cached.exp - this.#config.now() >= minValidity * 1000) {
-      this.#config.onEvent({ type: 'token_served_from_cache', familyId: presented.fid });
-      return this.#outcome(resolved.session, cached, resolved.cookie);
-    }
-    return this.#flights.run(presented.fid, () => this.#refreshAcrossInstances(resolved.session, resolved.cookie, minValidity));
+  #decide(state: FamilyState, request: TokenRequest): Decision {
+    return decide(state, request, this.#config.now(), this.#config);
   }
 
   /**
-   * Which session is current for a presented cookie: itself, or, when it is one rotation
-   * behind and inside the grace window, the newer one (heal). Older than that is reuse.
+   * A token with at least `minValidity` seconds left for this cookie's family (capped at what
+   * the provider's tokens can give). `deliver` says whether the caller can set the rotated
+   * cookie: a server component cannot, so a rotation it causes stays pending and the cookie it
+   * presented keeps healing.
    */
-  async #resolveCurrent(presented: SessionData): Promise<{ session: SessionData; cookie: string | undefined }> {
-    const record = await this.#rotation(presented.fid);
-    if (!record || record.v <= presented.v) return { session: presented, cookie: undefined };
-    const newer = await this.#sealer.unseal(record.cookie, isSessionData);
-    const withinGrace = this.#config.now() - record.at <= this.#config.graceSeconds * 1000;
-    // A late rotation never reached its caller, so the cookie before it is the newest one anybody holds.
-    if (newer && record.v === presented.v + 1 && (withinGrace || record.late)) {
-      this.#config.onEvent({ type: 'cookie_healed', familyId: presented.fid, fromVersion: presented.v, toVersion: record.v });
-      return { session: newer, cookie: record.cookie };
+  async getToken(presented: SessionData, minValidity: number, idle: number | undefined, deliver = true): Promise<TokenOutcome> {
+    const request: TokenRequest = { presented, minValidity, idle };
+    const state = await this.#state(presented.fid);
+    const decision = this.#decide(state, request);
+    if (decision.action !== 'refresh') {
+      const outcome = await this.#settle(decision, state, request);
+      await this.#noteActivity(presented, idle);
+      return outcome;
     }
-    // A cookie older than the newest rotation allows: someone holds a spent refresh token.
-    this.#config.onEvent({ type: 'reuse_detected', familyId: presented.fid, presentedVersion: presented.v, currentVersion: record.v });
-    await this.revokeFamily(newer ?? presented, 'reuse');
-    throw new BffError('session_revoked', 401, 'This session was ended because an old copy of it was used again. Sign in again.');
+    const outcome = await this.#flights.run(presented.fid, () => this.#refreshUnderLock(request, state, deliver));
+    // A revocation that landed while this request was in flight wins: no token leaves after it.
+    if (await this.#config.store.get(key('deny', presented.fid))) throw new BffError('session_revoked', 401, revokedMessage);
+    if (decision.heal) this.#healed(presented, outcome.session.v, decision.staleMs);
+    await this.#noteActivity(presented, idle);
+    return { ...outcome, cookie: outcome.session.v === presented.v ? undefined : outcome.cookie };
   }
 
   /**
-   * One refresh per family across every instance sharing the store: whoever takes the
-   * store's lock refreshes; the others poll until the rotation shows up (and answer with it),
-   * until the holder's failure shows up (and share it), or until the lock frees up.
+   * Whether a cookie may be shown as signed in, read-only where the store knows the family. A
+   * family it does not know (the memory store restarted) is confirmed with the provider by a
+   * refresh before it counts; undelivered, its rotation stays pending and the cookie heals.
    */
-  async #refreshAcrossInstances(current: SessionData, healedCookie: string | undefined, minValidity: number): Promise<TokenOutcome> {
-    const { store, upstreamTimeoutMs } = this.#config;
-    const lockKey = key('lock', current.fid);
-    const owner = crypto.randomUUID();
-    // The lock outlives the slowest refresh that may still complete, no more; waiters give up sooner.
-    const lockMs = LATE_LIMIT_MS + 5_000;
-    const waitUntil = performance.now() + upstreamTimeoutMs + 1_000;
-    for (;;) {
-      const failure = await this.#sharedFailure(current.fid);
-      if (failure) {
-        this.#config.onEvent({ type: 'refresh_failed', familyId: current.fid, reason: 'upstream_unavailable', shared: true });
-        throw new UpstreamError(failure.message, { retryAfter: failure.retryAfter });
+  async confirm(presented: SessionData, deliver: boolean): Promise<TokenOutcome | 'signed_in' | undefined> {
+    const state = await this.#state(presented.fid);
+    const decision = this.#decide(state, { presented, minValidity: 0, idle: undefined });
+    if (decision.action === 'reject') return undefined;
+    if (state.ledger && presented.v <= state.ledger.session.v) return 'signed_in';
+    try {
+      return await this.getToken(presented, 0, undefined, deliver);
+    } catch (error) {
+      if (error instanceof BffError && (error.code === 'session_expired' || error.code === 'session_revoked')) return undefined;
+      throw error;
+    }
+  }
+
+  /** Acts on a decision that needs no refresh: serve, heal, fail or reject. */
+  async #settle(decision: Decision, state: FamilyState, request: TokenRequest): Promise<TokenOutcome> {
+    const { presented } = request;
+    switch (decision.action) {
+      case 'serve': {
+        const ledger = state.ledger!;
+        if (decision.heal) this.#healed(presented, ledger.session.v, decision.staleMs);
+        else this.#config.onEvent({ type: 'token_served_from_cache', familyId: presented.fid });
+        return this.#outcome(ledger.session, ledger.token!, decision.heal ? ledger.cookie : undefined);
       }
-      if (await store.setIfAbsent(lockKey, owner, lockMs)) {
-        let held: Promise<unknown> | undefined;
+      case 'fail':
+        this.#config.onEvent({ type: 'refresh_failed', familyId: presented.fid, reason: 'upstream_unavailable', shared: true });
+        throw new UpstreamError(decision.message, { retryAfter: decision.retryAfter });
+      case 'reject':
+        return this.#reject(decision, state, presented);
+      default:
+        throw new Error(`unexpected decision ${decision.action}`);
+    }
+  }
+
+  /** A cookie behind the newest version got the newest one: normal for a lagging tab, a signal when it repeats. */
+  #healed(presented: SessionData, toVersion: number, staleMs = 0): void {
+    const event = { familyId: presented.fid, fromVersion: presented.v, toVersion };
+    this.#config.onEvent({ type: 'cookie_healed', ...event });
+    this.#config.onEvent({ type: 'stale_cookie_healed', ...event, ageMs: staleMs });
+  }
+
+  async #reject(decision: Extract<Decision, { action: 'reject' }>, state: FamilyState, presented: SessionData): Promise<never> {
+    const newest = state.ledger?.session ?? presented;
+    if (decision.code === 'session_revoked') {
+      if (decision.reason === 'reuse') {
+        this.#config.onEvent({ type: 'reuse_detected', familyId: presented.fid, presentedVersion: presented.v, currentVersion: decision.currentVersion ?? newest.v });
+        await this.revokeFamily(presented.fid, 'reuse', [presented, newest]);
+        throw new BffError('session_revoked', 401, reuseMessage);
+      }
+      throw new BffError('session_revoked', 401, revokedMessage);
+    }
+    this.#config.onEvent({ type: 'session_expired', familyId: presented.fid, reason: decision.reason });
+    await this.revokeFamily(presented.fid, 'expired', [presented, newest]);
+    throw new BffError(
+      'session_expired',
+      401,
+      decision.reason === 'idle'
+        ? `You were signed out after ${formatDuration(this.#config.idleTimeoutSeconds)} without activity. Sign in again.`
+        : 'Your session reached its maximum lifetime. Sign in again.',
+    );
+  }
+
+  /**
+   * Takes the family's lock and refreshes, or, while another request holds it, waits for its
+   * rotation or its failure — re-deciding on fresh state each time round.
+   */
+  async #refreshUnderLock(request: TokenRequest, first: FamilyState, deliver: boolean): Promise<TokenOutcome> {
+    const waitUntil = performance.now() + this.#config.upstreamTimeoutMs + 1_000;
+    const waitingSince = first.ledger?.session.v ?? request.presented.v;
+    let state = first;
+    for (;;) {
+      const lock = await this.#lock.acquire(request.presented.fid);
+      if (lock) {
+        let holdUntil: Promise<unknown> | undefined;
         try {
-          return await this.#refresh(current, healedCookie, minValidity, (pending) => (held = pending));
+          // Re-read under the lock: another request or instance may have rotated meanwhile.
+          state = await this.#state(request.presented.fid);
+          const decision = this.#decide(state, { ...request, waitingSince });
+          if (decision.action !== 'refresh') return await this.#settle(decision, state, request);
+          return await this.#redeem(state, decision.adopt ? request.presented : state.ledger!.session, deliver, (pending) => (holdUntil = pending));
         } finally {
-          const release = () => store.deleteIfEquals(lockKey, owner);
-          if (held) void held.finally(release).catch(() => {});
-          else await release();
+          // A release that fails leaves the lock to expire on its own; it must not cost the caller its new cookie.
+          if (holdUntil) void holdUntil.finally(() => lock.release()).catch(() => {});
+          else await lock.release().catch(() => {});
         }
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      // Rotated by another instance while this one waited: that token is as fresh as the
-      // provider makes them, even when shorter than minValidity; refreshing again would only spend it.
-      const { session, cookie } = await this.#resolveCurrent(current);
-      if (session.v !== current.v) {
-        const cached = await this.#cached(session);
-        if (cached) return this.#outcome(session, cached, cookie);
-      }
+      state = await this.#state(request.presented.fid);
+      const decision = this.#decide(state, { ...request, waitingSince, lockedByOther: true });
+      if (decision.action !== 'wait' && decision.action !== 'refresh') return this.#settle(decision, state, request);
       if (performance.now() > waitUntil) {
         throw new UpstreamError('Another server was refreshing this session and did not finish in time. Try again shortly.', { retryAfter: 2 });
       }
@@ -250,26 +209,14 @@ export class TokenService {
   }
 
   /**
-   * Redeems the refresh token. Past `upstreamTimeoutMs` the caller gets 503 at once, but the
-   * provider call is not abandoned: a provider that received it may still redeem the token,
-   * so its late answer is recorded as a `late` rotation (healed on the next request, not taken
+   * Redeems the refresh token of `current` with a deadline. Past `upstreamTimeoutMs` the caller
+   * gets 503 at once, but the call is not abandoned: a provider that received it may still
+   * redeem the token, so its late answer is recorded as a pending rotation (healed, not taken
    * for reuse), and `hold` keeps the family's lock until it settles.
    */
-  async #refresh(
-    current: SessionData,
-    healedCookie: string | undefined,
-    minValidity: number,
-    hold: (pending: Promise<unknown>) => void,
-  ): Promise<TokenOutcome> {
-    // Re-read under the lock: another request or instance may have rotated while this one waited.
-    const { session, cookie } = await this.#resolveCurrent(current);
-    const cached = await this.#cached(session);
-    const rotatedMeanwhile = session.v !== current.v;
-    if (cached && (rotatedMeanwhile || cached.exp - this.#config.now() >= minValidity * 1000)) {
-      return this.#outcome(session, cached, cookie ?? healedCookie);
-    }
+  async #redeem(state: FamilyState, current: SessionData, deliver: boolean, hold: (pending: Promise<unknown>) => void): Promise<TokenOutcome> {
     const started = this.#config.now();
-    const upstream = this.#oidc.refreshTokens(session.rt, Math.max(LATE_LIMIT_MS, this.#config.upstreamTimeoutMs));
+    const upstream = this.#oidc.refreshTokens(current.rt, Math.max(LATE_LIMIT_MS, this.#config.upstreamTimeoutMs));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.#config.upstreamTimeoutMs);
@@ -278,93 +225,139 @@ export class TokenService {
     try {
       const first = await Promise.race([upstream, timedOut]);
       if (first === 'timeout') {
-        hold(upstream.then((late) => this.#rotate(session, late, started, true)).catch(() => {}));
+        hold(upstream.then((late) => this.#rotate(state.ledger, current, late, started, false, true)).catch(() => {}));
         throw new UpstreamError('The identity provider did not answer the refresh in time. Try again shortly.');
       }
       tokens = first;
     } catch (error) {
-      const reason = error instanceof BffError ? error.code : 'unknown';
-      this.#config.onEvent({ type: 'refresh_failed', familyId: session.fid, reason });
-      if (error instanceof BffError && error.code === 'session_expired') {
-        this.#config.onEvent({ type: 'session_expired', familyId: session.fid, reason: 'invalid_grant' });
-        await this.#config.store.delete(key('at', session.fid));
-      } else if (error instanceof BffError && error.code === 'upstream_unavailable') {
-        const failure: SharedFailure = { message: error.message, retryAfter: Number(error.headers['retry-after'] ?? 5) };
-        await this.#config.store.set(key('fail', session.fid), JSON.stringify(failure), SHARED_FAILURE_SECONDS);
-      }
+      await this.#refreshFailed(error, current);
       throw error;
     } finally {
       clearTimeout(timer);
     }
-    return this.#rotate(session, tokens, started, false);
+    return this.#rotate(state.ledger, current, tokens, started, deliver);
   }
 
-  /** Records a successful refresh: the next version, its cookie, the cached access token. */
-  async #rotate(session: SessionData, tokens: ProviderTokens, started: number, late: boolean): Promise<TokenOutcome> {
-    const now = this.#config.now();
-    const storedActivity = Number((await this.#config.store.get(key('act', session.fid))) ?? 0);
+  async #refreshFailed(error: unknown, current: SessionData): Promise<void> {
+    const code = error instanceof BffError ? error.code : 'unknown';
+    this.#config.onEvent({ type: 'refresh_failed', familyId: current.fid, reason: code });
+    if (code === 'session_expired') {
+      // The provider no longer honours the grant: the family is over here too, on every instance.
+      this.#config.onEvent({ type: 'session_expired', familyId: current.fid, reason: 'invalid_grant' });
+      await this.#denylist(current, 'invalid_grant');
+    } else if (code === 'upstream_unavailable' && error instanceof BffError) {
+      const failure = JSON.stringify({ message: error.message, retryAfter: Number(error.headers['retry-after'] ?? 5) });
+      await this.#config.store.set(key('fail', current.fid), failure, SHARED_FAILURE_SECONDS, { evictable: true });
+    }
+  }
+
+  /** Records a successful refresh: the next version, its cookie and access token, in the ledger. */
+  async #rotate(
+    ledger: FamilyLedger | undefined,
+    current: SessionData,
+    tokens: ProviderTokens,
+    started: number,
+    delivered: boolean,
+    late = false,
+  ): Promise<TokenOutcome> {
+    const { store, now } = this.#config;
+    const at = now();
+    const activeAt = Number((await store.get(key('act', current.fid)).catch(() => undefined)) ?? 0);
     const next: SessionData = {
-      ...session,
-      v: session.v + 1,
-      rt: tokens.refreshToken ?? session.rt,
-      la: Math.max(session.la ?? session.ca, storedActivity),
+      ...current,
+      v: Math.max(current.v, ledger?.session.v ?? 0) + 1,
+      rt: tokens.refreshToken ?? current.rt,
+      la: Math.max(current.la ?? current.ca, activeAt),
     };
     const sealed = await this.sealSession(next);
-    const fresh = await this.#cache(next, tokens);
-    await this.#recordRotation(next, sealed, now, late);
-    // The provider answers again: nobody should be turned away by an older failure.
-    await this.#config.store.delete(key('fail', session.fid));
+    const token = cachedToken(next.v, tokens, at);
+    const updated = rotateLedger(ledger, current, { session: next, cookie: sealed, token, idToken: tokens.idToken }, delivered, at, this.#config.graceSeconds * 1000);
+    // The cookie goes out even if this write fails: the browser must hold the only live refresh token.
+    await this.#writeLedger(updated).catch((error: unknown) => console.error('[latchkey] could not record a rotation', error));
+    await store.delete(key('fail', current.fid)).catch(() => {});
     this.#config.onEvent({
       type: 'token_refreshed',
       familyId: next.fid,
       version: next.v,
-      upstreamMs: now - started,
-      rotated: tokens.refreshToken !== undefined && tokens.refreshToken !== session.rt,
+      upstreamMs: at - started,
+      rotated: tokens.refreshToken !== undefined && tokens.refreshToken !== current.rt,
       ...(late && { late }),
+      ...(!delivered && { delivered }),
     });
-    return this.#outcome(next, fresh, sealed);
+    return this.#outcome(next, token, sealed);
   }
 
-  async #rotation(fid: string): Promise<RotationRecord | undefined> {
-    return this.#sealer.unseal(await this.#config.store.get(key('rot', fid)), isRotationRecord);
+  async #writeLedger(ledger: FamilyLedger): Promise<void> {
+    const ttl = this.#familyTtl(ledger.session);
+    await this.#config.store.set(key('fam', ledger.session.fid), await this.#sealer.seal(ledger, ttl), ttl);
   }
 
-  async #newestSession(fid: string): Promise<SessionData | undefined> {
-    const record = await this.#rotation(fid);
-    return record ? this.#sealer.unseal(record.cookie, isSessionData) : undefined;
-  }
-
-  async #recordRotation(session: SessionData, sealed: string, at: number, late = false): Promise<void> {
-    const record: RotationRecord = { v: session.v, cookie: sealed, at, ...(late && { late }) };
-    const ttl = this.#familyTtl(session);
-    await this.#config.store.set(key('rot', session.fid), await this.#sealer.seal(record, ttl), ttl);
-  }
-
-  async #sharedFailure(fid: string): Promise<SharedFailure | undefined> {
-    const raw = await this.#config.store.get(key('fail', fid));
-    if (!raw) return undefined;
-    try {
-      const failure = JSON.parse(raw) as SharedFailure;
-      return typeof failure.message === 'string' && typeof failure.retryAfter === 'number' ? failure : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  async #cached(session: SessionData): Promise<CachedToken | undefined> {
-    const cached = await this.#sealer.unseal(await this.#config.store.get(key('at', session.fid)), isCachedToken);
-    return cached && cached.v === session.v && cached.exp > this.#config.now() ? cached : undefined;
-  }
-
-  async #cache(session: SessionData, tokens: ProviderTokens): Promise<CachedToken> {
-    const cached: CachedToken = {
-      v: session.v,
-      accessToken: tokens.accessToken,
-      exp: this.#config.now() + tokens.expiresIn * 1000,
-      scope: tokens.scope,
+  /** Starts a family after sign-in: its ledger with version 1 and the first access token, indexed under the user. */
+  async startFamily(session: SessionData, tokens: ProviderTokens): Promise<string> {
+    const cookie = await this.sealSession(session);
+    const ledger: FamilyLedger = {
+      session,
+      cookie,
+      superseded: {},
+      token: cachedToken(session.v, tokens, this.#config.now()),
+      ...(tokens.idToken !== undefined && { idToken: tokens.idToken }),
     };
-    await this.#config.store.set(key('at', session.fid), await this.#sealer.seal(cached, tokens.expiresIn + 60), tokens.expiresIn);
-    return cached;
+    await this.#writeLedger(ledger);
+    await this.#config.store.addToSet(key('user', session.user.sub), session.fid, this.#familyTtl(session));
+    return cookie;
+  }
+
+  /** The newest ID token of a family, for `id_token_hint` at logout. */
+  async idToken(fid: string): Promise<string | undefined> {
+    return (await this.#sealer.unseal(await this.#config.store.get(key('fam', fid)), isLedger))?.idToken;
+  }
+
+  /** Whether the family was revoked (logout, reuse, incident response). */
+  async isRevoked(fid: string): Promise<boolean> {
+    return (await this.#config.store.get(key('deny', fid))) !== undefined;
+  }
+
+  async #denylist(session: SessionData, reason: RevocationReason): Promise<void> {
+    await this.#config.store.set(key('deny', session.fid), reason, this.#familyTtl(session));
+  }
+
+  /**
+   * Ends a family for good: denylisted first (so no instance hands out another token), then its
+   * refresh tokens — the presented ones and the newest in the ledger — revoked upstream.
+   * `upstream: false` skips the provider: when a new sign-in shares the provider's grant,
+   * revoking the old token would end the new session too.
+   */
+  async revokeFamily(fid: string, reason: RevocationReason, known: SessionData[] = [], upstream = true): Promise<void> {
+    const ledger = await this.#sealer.unseal(await this.#config.store.get(key('fam', fid)), isLedger);
+    const sessions = [...known, ...(ledger ? [ledger.session] : [])];
+    const ttl = sessions[0] ? this.#familyTtl(sessions[0]) : this.#config.absoluteLifetimeSeconds + SLACK_SECONDS;
+    const wasRevoked = await this.isRevoked(fid);
+    await this.#config.store.set(key('deny', fid), reason, ttl);
+    if (upstream) {
+      const refreshTokens = new Set(sessions.map((s) => s.rt));
+      await Promise.all([...refreshTokens].map((rt) => this.#oidc.revokeRefreshToken(rt).catch(() => {})));
+    }
+    if (!wasRevoked && reason !== 'logout' && reason !== 'expired') this.#config.onEvent({ type: 'session_revoked', familyId: fid, reason });
+  }
+
+  /** "Sign out everywhere": revokes every family of a user found in the store's index; answers how many. */
+  async revokeUser(sub: string): Promise<number> {
+    let revoked = 0;
+    for (const fid of await this.#config.store.members(key('user', sub))) {
+      if (await this.isRevoked(fid)) continue;
+      await this.revokeFamily(fid, 'revoke_user');
+      revoked += 1;
+    }
+    return revoked;
+  }
+
+  /** Keeps the client's report of user activity, so the idle timeout measures people, not timers. */
+  async #noteActivity(session: SessionData, idle: number | undefined): Promise<void> {
+    const { idleTimeoutSeconds, store, now } = this.#config;
+    if (!idleTimeoutSeconds || idle === undefined) return;
+    const reported = Math.floor(now() / 1000) - idle;
+    if (reported <= (session.la ?? session.ca)) return;
+    await store.set(key('act', session.fid), String(reported), idleTimeoutSeconds + SLACK_SECONDS, { evictable: true });
   }
 
   #outcome(session: SessionData, token: CachedToken, cookie: string | undefined): TokenOutcome {
@@ -384,9 +377,18 @@ export class TokenService {
   }
 }
 
-/** Store keys, all under `latchkey:`: access-token cache, rotation record, denylist, lock, shared failure, activity, user index. */
-export function key(kind: 'at' | 'rot' | 'deny' | 'lock' | 'fail' | 'act' | 'user', id: string): string {
-  return `latchkey:${kind}:${id}`;
+function cachedToken(v: number, tokens: ProviderTokens, now: number): CachedToken {
+  return { v, accessToken: tokens.accessToken, exp: now + tokens.expiresIn * 1000, lifetime: tokens.expiresIn, scope: tokens.scope };
+}
+
+function parseFailure(raw: string | undefined): FamilyState['sharedFailure'] {
+  if (!raw) return undefined;
+  try {
+    const failure = JSON.parse(raw) as { message?: unknown; retryAfter?: unknown };
+    return typeof failure.message === 'string' && typeof failure.retryAfter === 'number' ? { message: failure.message, retryAfter: failure.retryAfter } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function formatDuration(seconds: number): string {

@@ -7,6 +7,8 @@ export type LatchkeyErrorCode =
   | 'csrf_rejected'
   | 'rate_limited'
   | 'upstream_unavailable'
+  | 'store_unavailable'
+  | 'request_timeout'
   | 'invalid_request'
   | 'invalid_return_to'
   | 'invalid_state'

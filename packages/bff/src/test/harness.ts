@@ -7,7 +7,7 @@ export const APP = 'http://localhost:3000';
 export const SECRET = 'test-cookie-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 
 /** A tiny cookie jar for talking to the provider as a browser would (paths ignored). */
-class Jar {
+export class Jar {
   readonly #cookies = new Map<string, string>();
   store(response: Response) {
     for (const line of response.headers.getSetCookie()) {
@@ -37,10 +37,15 @@ export interface Harness {
   /** Another BFF instance on the same provider (same secret and settings unless overridden). */
   instance(options?: Partial<BffConfig>): { bff: Bff; token: Harness['token'] };
   events: BffEvent[];
-  /** Walks /login and the provider's form; answers the callback URL and transaction cookie, not yet used. */
-  authorize(user?: string): Promise<{ callbackUrl: string; txCookie: string }>;
+  /** Moves the clock of every BFF instance of this harness forward, e.g. past the access tokens' lifetime. */
+  age(seconds: number): void;
+  /**
+   * Walks /login and the provider's form; answers the callback URL and transaction cookie, not
+   * yet used. Pass a `providerJar` to keep the provider's session across sign-ins, as one browser does.
+   */
+  authorize(user?: string, providerJar?: Jar, appCookie?: string): Promise<{ callbackUrl: string; txCookie: string; login: Response }>;
   /** Signs in as a dev user through the real provider; answers the session cookie value. */
-  signIn(user?: string, extraCookie?: string): Promise<string>;
+  signIn(user?: string, extraCookie?: string, providerJar?: Jar): Promise<string>;
   /** Calls `POST /token` like the SPA does. */
   token(cookie: string | undefined, body?: unknown, headers?: Record<string, string>): Promise<Response>;
   post(path: string, cookie: string | undefined, body?: string, headers?: Record<string, string>): Promise<Response>;
@@ -60,8 +65,10 @@ export async function startHarness(
 ): Promise<Harness> {
   const idp: HarnessIdp = 'issuer' in idpOptions ? idpOptions : await inProcessIdp(idpOptions);
   const events: BffEvent[] = [];
+  let offsetMs = 0;
   const make = (options: Partial<BffConfig>) =>
     createBff({
+      now: () => Date.now() + offsetMs,
       issuer: idp.issuer,
       clientId: DEMO_CLIENT_ID,
       clientSecret: DEMO_CLIENT_SECRET,
@@ -94,15 +101,14 @@ export async function startHarness(
   const post = (path: string, cookie: string | undefined, body?: string, headers?: Record<string, string>) => postTo(bff, path, cookie, body, headers);
 
   /** Goes through /login and the provider's login form; answers the callback URL and the transaction cookie, unused. */
-  async function authorize(user = 'alice'): Promise<{ callbackUrl: string; txCookie: string }> {
-    const login = await get('/api/auth/login?returnTo=/notes');
+  async function authorize(user = 'alice', jar = new Jar(), appCookie?: string): Promise<{ callbackUrl: string; txCookie: string; login: Response }> {
+    const login = await get('/api/auth/login?returnTo=/notes', appCookie);
     if (login.status !== 302) throw new Error(`login answered ${login.status}`);
-    const txCookie = login.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey-tx='))!.split(';')[0]!;
-    const jar = new Jar();
+    const txCookie = login.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey-tx-'))!.split(';')[0]!;
     let url = login.headers.get('location')!;
     // Walk the provider's redirects and its login form until it sends us back to the callback.
     for (let hop = 0; hop < 20; hop++) {
-      if (url.startsWith(`${APP}/api/auth/callback`)) return { callbackUrl: url, txCookie };
+      if (url.startsWith(`${APP}/api/auth/callback`)) return { callbackUrl: url, txCookie, login };
       const response = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
       jar.store(response);
       if (response.status >= 300 && response.status < 400) {
@@ -124,8 +130,8 @@ export async function startHarness(
     throw new Error('sign-in did not come back to the callback');
   }
 
-  async function signIn(user = 'alice', extraCookie?: string): Promise<string> {
-    const { callbackUrl, txCookie } = await authorize(user);
+  async function signIn(user = 'alice', extraCookie?: string, providerJar?: Jar): Promise<string> {
+    const { callbackUrl, txCookie } = await authorize(user, providerJar);
     const cookie = [txCookie, extraCookie].filter(Boolean).join('; ');
     const callback = await bff.handle(new Request(callbackUrl, { headers: { cookie } }));
     if (callback.status !== 302) throw new Error(`callback answered ${callback.status}: ${await callback.text()}`);
@@ -136,6 +142,7 @@ export async function startHarness(
     idp,
     bff,
     events,
+    age: (seconds) => void (offsetMs += seconds * 1000),
     authorize,
     signIn,
     token: (cookie, body = {}, headers = {}) => post('/api/auth/token', cookie, JSON.stringify(body), headers),

@@ -1,0 +1,81 @@
+import * as oauth from 'oauth4webapi';
+import { clearCookie, readCookie } from '../cookies.js';
+import { BffError } from '../errors.js';
+import { returnToUrl } from '../returnTo.js';
+import { isTransactionData, pickUser, type SessionData } from '../session.js';
+import type { Route } from './context.js';
+import { transactionCookieName } from './login.js';
+
+const STATE = /^[A-Za-z0-9_-]{16,128}$/;
+const SINGLE = ['code', 'state', 'iss', 'error', 'error_description'] as const;
+
+/**
+ * `GET /callback`: finds the sign-in transaction by `state`, redeems the code, validates the
+ * ID token and starts a new session family. A callback for a state this browser did not start
+ * leaves every sign-in in progress alone.
+ */
+export const callback: Route = {
+  method: 'GET',
+  async run(ctx, request, url) {
+    const { config, sealer, oidc, tokens } = ctx;
+    const headers = new Headers({ 'referrer-policy': 'no-referrer' });
+    const fail = (error: BffError, clearName?: string) => {
+      const response = error.toResponse({ headers });
+      if (clearName) response.headers.append('set-cookie', clearCookie(clearName, 'Lax'));
+      return response;
+    };
+    for (const name of SINGLE) {
+      if (url.searchParams.getAll(name).length > 1) return fail(new BffError('invalid_request', 400, `The sign-in response has "${name}" more than once.`));
+    }
+    const state = url.searchParams.get('state') ?? '';
+    if (!STATE.test(state)) {
+      return fail(new BffError('missing_transaction', 400, 'The sign-in response carries no valid state, so it belongs to no sign-in of this browser. Start again.'));
+    }
+    const txName = transactionCookieName(config.transactionCookieName, state);
+    const tx = await sealer.unseal(readCookie(request.headers.get('cookie'), txName), isTransactionData);
+    if (!tx || tx.state !== state) {
+      return fail(new BffError('missing_transaction', 400, 'No sign-in with this state is in progress in this browser (it expired or was already used). Start again.'));
+    }
+    // From here on this transaction is spent, whatever happens.
+    let result;
+    try {
+      result = await oidc.exchangeCode(url, tx);
+    } catch (error) {
+      if (error instanceof oauth.AuthorizationResponseError) {
+        const target = returnToUrl(tx.returnTo, config.appOrigin);
+        target.searchParams.set('auth_error', error.error);
+        headers.set('location', target.href);
+        headers.append('set-cookie', clearCookie(txName, 'Lax'));
+        return new Response(null, { status: 302, headers });
+      }
+      if (error instanceof BffError && error.status !== undefined && error.status < 500) return fail(error, txName);
+      throw error;
+    }
+    if (!result.refreshToken) {
+      return fail(
+        new BffError('invalid_grant', 400, 'The identity provider issued no refresh token; allow the refresh_token grant and the offline_access scope for this client.'),
+        txName,
+      );
+    }
+    // A session that appeared meanwhile (another tab signed in) ends here, but only locally:
+    // it probably shares the provider's grant with this one, and revoking it would end both.
+    const previous = await ctx.readSession(request);
+    if (previous.session && !(await tokens.isRevoked(previous.session.fid))) {
+      await tokens.revokeFamily(previous.session.fid, 'new_sign_in', [previous.session], false);
+    }
+
+    const session: SessionData = {
+      fid: oauth.generateRandomState(),
+      v: 1,
+      rt: result.refreshToken,
+      user: pickUser(result.claims ?? {}),
+      ca: Math.floor(config.now() / 1000),
+    };
+    const sealed = await tokens.startFamily(session, result);
+    config.onEvent({ type: 'session_created', familyId: session.fid, sub: session.user.sub });
+    headers.set('location', returnToUrl(tx.returnTo, config.appOrigin).href);
+    headers.append('set-cookie', clearCookie(txName, 'Lax'));
+    headers.append('set-cookie', ctx.sessionCookie(sealed, session));
+    return new Response(null, { status: 302, headers });
+  },
+};

@@ -1,0 +1,27 @@
+import type { ResolvedConfig, RateLimits } from '../config.js';
+import type { OidcClient } from '../oidc.js';
+import type { Sealer } from '../seal.js';
+import type { SessionData } from '../session.js';
+import type { TokenService } from '../tokenService.js';
+
+/** What every route handler is handed: the configuration and the services built from it. */
+export interface RouteContext {
+  config: ResolvedConfig;
+  sealer: Sealer;
+  oidc: OidcClient;
+  tokens: TokenService;
+  /** Reads and opens the session cookie; `present` tells a missing cookie from an unreadable one. */
+  readSession(request: Request): Promise<{ session?: SessionData; present: boolean }>;
+  /** `Set-Cookie` for a session cookie value, living as long as the family may. */
+  sessionCookie(value: string, session: SessionData): string;
+  /** `Set-Cookie` that deletes the session cookie. */
+  clearSessionCookie(): string;
+  /** Counts a hit against a limit; over it, throws 429 `rate_limited` with `Retry-After`. */
+  limit(name: keyof RateLimits, id: string | undefined): Promise<void>;
+}
+
+/** One route: its method and handler. */
+export interface Route {
+  method: 'GET' | 'POST';
+  run(context: RouteContext, request: Request, url: URL): Promise<Response>;
+}

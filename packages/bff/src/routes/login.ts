@@ -1,0 +1,55 @@
+import { serializeCookie, clearCookie, readCookies } from '../cookies.js';
+import { BffError } from '../errors.js';
+import { safeReturnTo } from '../returnTo.js';
+import type { TransactionData } from '../session.js';
+import type { Route } from './context.js';
+
+/** How long a sign-in may take between `/login` and `/callback`. */
+export const TRANSACTION_SECONDS = 600;
+/** Sign-ins in progress kept per browser; more are cleared (each is one cookie). */
+const MAX_TRANSACTIONS = 4;
+
+/** The cookie of the sign-in transaction with this `state`: one per sign-in, so tabs do not break each other's. */
+export function transactionCookieName(prefix: string, state: string): string {
+  return `${prefix}-${state}`;
+}
+
+/**
+ * `GET /login?returnTo=/path`: starts the code flow with PKCE. Starting a sign-in ends the
+ * session this browser already has (upstream too): a provider that keeps one grant per
+ * browser would otherwise revoke the new session's grant along with the old one.
+ */
+export const login: Route = {
+  method: 'GET',
+  async run(ctx, request, url) {
+    const { config, sealer, oidc, tokens } = ctx;
+    await ctx.limit('loginPerIp', config.clientIp(request));
+    const raw = url.searchParams.getAll('returnTo');
+    if (raw.length > 1) throw new BffError('invalid_return_to', 400, 'returnTo was given more than once.');
+    const returnTo = safeReturnTo(raw[0] ?? null, config.appOrigin);
+    if (returnTo === undefined) {
+      throw new BffError('invalid_return_to', 400, `returnTo must be a path on this site such as "/notes", got ${JSON.stringify(raw[0])}.`);
+    }
+    const start = await oidc.buildAuthorizationUrl();
+    const headers = new Headers({ location: start.url.href });
+
+    const { session } = await ctx.readSession(request);
+    if (session && !(await tokens.isRevoked(session.fid))) {
+      await tokens.revokeFamily(session.fid, 'new_sign_in', [session]);
+      headers.append('set-cookie', ctx.clearSessionCookie());
+    }
+    const pending = readCookies(request.headers.get('cookie'), `${config.transactionCookieName}-`);
+    if (pending.length >= MAX_TRANSACTIONS) for (const name of pending) headers.append('set-cookie', clearCookie(name, 'Lax'));
+
+    const tx: TransactionData = { state: start.state, nonce: start.nonce, verifier: start.verifier, returnTo };
+    // Lax, not Strict: the provider's redirect back is a cross-site navigation and must carry it.
+    headers.append(
+      'set-cookie',
+      serializeCookie(transactionCookieName(config.transactionCookieName, start.state), await sealer.seal(tx, TRANSACTION_SECONDS), {
+        maxAge: TRANSACTION_SECONDS,
+        sameSite: 'Lax',
+      }),
+    );
+    return new Response(null, { status: 302, headers });
+  },
+};

@@ -1,0 +1,28 @@
+import { json, readJsonBody } from '../http.js';
+import type { Route } from './context.js';
+
+/**
+ * `POST /logout`: revokes the family (upstream too), clears the cookie, and answers the
+ * provider's logout URL with `id_token_hint`, so the provider ends its own session and the
+ * next sign-in asks for credentials again.
+ */
+export const logout: Route = {
+  method: 'POST',
+  async run(ctx, request) {
+    const { config, tokens, oidc } = ctx;
+    await readJsonBody(request, config.bodyTimeoutMs);
+    const { session } = await ctx.readSession(request);
+    let idToken: string | undefined;
+    if (session) {
+      idToken = await tokens.idToken(session.fid);
+      if (!(await tokens.isRevoked(session.fid))) {
+        await tokens.revokeFamily(session.fid, 'logout', [session]);
+        config.onEvent({ type: 'logged_out', familyId: session.fid });
+      }
+    }
+    const endSessionUrl = await oidc.endSessionUrl(idToken);
+    const response = json(200, endSessionUrl ? { endSessionUrl } : {});
+    response.headers.append('set-cookie', ctx.clearSessionCookie());
+    return response;
+  },
+};

@@ -1,0 +1,45 @@
+import { BffError } from '../errors.js';
+import { json, readJsonBody } from '../http.js';
+import type { Route } from './context.js';
+
+const MAX_MIN_VALIDITY = 86_400;
+
+/** `POST /token`: an access token with at least `minValidity` seconds left, refreshing (and rotating) when needed. */
+export const token: Route = {
+  method: 'POST',
+  async run(ctx, request) {
+    const { config, tokens } = ctx;
+    const body = await readJsonBody(request, config.bodyTimeoutMs);
+    const minValidity = body.minValidity ?? 30;
+    if (typeof minValidity !== 'number' || !Number.isFinite(minValidity) || minValidity < 0 || minValidity > MAX_MIN_VALIDITY) {
+      throw new BffError('invalid_request', 400, `minValidity must be a number of seconds from 0 to ${MAX_MIN_VALIDITY}, got ${JSON.stringify(body.minValidity)}.`);
+    }
+    const idle = body.idle;
+    if (idle !== undefined && (typeof idle !== 'number' || !Number.isFinite(idle) || idle < 0)) {
+      throw new BffError('invalid_request', 400, `idle must be a non-negative number of seconds, got ${JSON.stringify(idle)}.`);
+    }
+    const { session, present } = await ctx.readSession(request);
+    if (!session) {
+      await ctx.limit('anonymousPerIp', config.clientIp(request));
+      const error = new BffError('login_required', 401, present ? 'The session cookie could not be read. Sign in again.' : 'Not signed in.');
+      const response = error.toResponse();
+      if (present) response.headers.append('set-cookie', ctx.clearSessionCookie());
+      return response;
+    }
+    // Over the limit, the session stays: a 429 never clears the cookie.
+    await ctx.limit('tokenPerFamily', session.fid);
+    try {
+      const outcome = await tokens.getToken(session, minValidity, idle as number | undefined);
+      const response = json(200, outcome.body);
+      if (outcome.cookie) response.headers.append('set-cookie', ctx.sessionCookie(outcome.cookie, outcome.session));
+      return response;
+    } catch (error) {
+      if (error instanceof BffError && (error.code === 'session_expired' || error.code === 'session_revoked')) {
+        const response = error.toResponse();
+        response.headers.append('set-cookie', ctx.clearSessionCookie());
+        return response;
+      }
+      throw error;
+    }
+  },
+};
