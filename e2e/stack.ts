@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,7 @@ export interface Stack {
 
 export interface StackOptions {
   accessTokenTtl?: number;
+  /** Extra environment of every demo instance (it may override the stack's LATCHKEY_COOKIE_SECRET). */
   appEnv?: Record<string, string>;
   /** Ports of the demo instances (default: one on a free port). */
   appPorts?: number[];
@@ -93,6 +95,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const appPorts = options.appPorts ?? [await freePort()];
   const appUrls = appPorts.map((port) => `http://localhost:${port}`);
   const idpUrl = `http://127.0.0.1:${idpPort}`;
+  // `next start` refuses to run without a cookie secret; one random secret per stack, shared by
+  // its instances because they open each other's session cookies.
+  const cookieSecret = randomBytes(32).toString('base64');
   const children: ChildProcess[] = [];
   const stop = async () => {
     await Promise.all(children.map(kill));
@@ -119,7 +124,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         process.execPath,
         [resolve(root, 'apps/demo/node_modules/next/dist/bin/next'), 'start', '--port', String(port), '--hostname', 'localhost'],
         resolve(root, 'apps/demo'),
-        { PORT: String(port), OIDC_ISSUER: idpUrl, NEXT_TELEMETRY_DISABLED: '1', ...(redisUrl && { REDIS_URL: redisUrl }), ...options.appEnv },
+        {
+          PORT: String(port),
+          OIDC_ISSUER: idpUrl,
+          NEXT_TELEMETRY_DISABLED: '1',
+          LATCHKEY_COOKIE_SECRET: cookieSecret,
+          ...(redisUrl && { REDIS_URL: redisUrl }),
+          ...options.appEnv,
+        },
         `demo:${port}`,
       );
       children.push(app);
