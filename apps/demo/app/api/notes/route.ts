@@ -10,7 +10,11 @@ const NOTES: Record<string, string[]> = {
 /** An example resource API: verifies the bearer token, then answers the caller's own notes. */
 export async function GET(request: Request) {
   const result = await verifier.verify(request);
-  if (!result.ok) return result.response;
+  if (!result.ok) {
+    // A 503 means the provider's keys could not be fetched; the cause names the URL and why.
+    if (result.response.status === 503) console.error('[demo] /api/notes:', (result.error.cause as Error | undefined)?.message ?? result.error.message);
+    return result.response;
+  }
   const notes = (NOTES[result.claims.sub] ?? []).map((text, id) => ({ id, text }));
   return Response.json({ owner: result.claims.sub, notes, servedAt: new Date().toISOString() }, { headers: { 'cache-control': 'no-store' } });
 }
