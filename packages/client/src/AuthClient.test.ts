@@ -1,13 +1,25 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RefreshPolicy } from '@latchkey/core';
 import { AuthClient } from './AuthClient.js';
+import { AuthClientError } from './errors.js';
 import type { TabLocks } from './tabs.js';
 import { TriggerManager } from './triggerManager.js';
 
-/** A fake BFF + API: issues numbered tokens, and the API accepts only the newest one. */
-function world(options: { lifetime?: number; policy?: RefreshPolicy; locks?: TabLocks } = {}) {
+/**
+ * A fake BFF + API: issues numbered tokens, and the API accepts only the newest one. The page
+ * is on https://app.example and lists https://api.example as an API origin.
+ */
+function world(options: { lifetime?: number; policy?: RefreshPolicy; locks?: TabLocks; apiOrigins?: string[]; pageOrigin?: () => string | undefined } = {}) {
   const lifetime = options.lifetime ?? 300;
-  const state = { issued: 0, tokenCalls: 0, apiCalls: 0, tokenAnswer: undefined as undefined | (() => Response), bodies: [] as unknown[] };
+  const state = {
+    issued: 0,
+    tokenCalls: 0,
+    apiCalls: 0,
+    tokenAnswer: undefined as undefined | (() => Response),
+    bodies: [] as unknown[],
+    /** Each API call's URL and Authorization header. */
+    seen: [] as [string, string | null][],
+  };
   const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
     new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
   const fetch = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
@@ -22,7 +34,8 @@ function world(options: { lifetime?: number; policy?: RefreshPolicy; locks?: Tab
     }
     if (url.endsWith('/api/auth/logout')) return json(200, { endSessionUrl: 'https://idp.example/end' });
     state.apiCalls += 1;
-    const auth = new Headers(init.headers).get('authorization');
+    const auth = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined)).get('authorization');
+    state.seen.push([url, auth]);
     if (auth !== `Bearer at-${state.issued}`) {
       return json(401, { error: 'invalid_token', error_description: 'The access token expired' }, {
         'www-authenticate': 'Bearer error="invalid_token", error_description="The access token expired"',
@@ -53,6 +66,8 @@ function world(options: { lifetime?: number; policy?: RefreshPolicy; locks?: Tab
     locks: options.locks ?? null,
     channel: null,
     policy: options.policy,
+    apiOrigins: options.apiOrigins ?? ['https://api.example'],
+    pageOrigin: options.pageOrigin ?? (() => 'https://app.example'),
   });
   return { client, state, fetch, fire: (s: string) => fire(s), input: () => act('activity'), net, navigate, onSessionEnded, json };
 }
@@ -491,5 +506,92 @@ describe('app code that throws', () => {
     expect(reported).toHaveLength(2);
     expect(reported[0]).toThrow('subscriber bug');
     expect(reported[1]).toThrow('onSessionEnded bug');
+  });
+});
+
+describe('fetch() sends the token only to the page origin and apiOrigins', () => {
+  async function ready(options: Parameters<typeof world>[0] = {}) {
+    const w = world({ apiOrigins: ['https://api.example.com'], ...options });
+    w.client.mount();
+    await settle();
+    return w;
+  }
+  const auths = (w: ReturnType<typeof world>) => w.state.seen.map(([, auth]) => auth);
+
+  it.each([
+    ['a relative URL', '/api/notes'],
+    ['a path-relative URL', 'notes?x=1'],
+    ['an absolute URL on the page origin', 'https://app.example/api/notes'],
+    ['a listed API origin', 'https://api.example.com/v1/notes'],
+    ['a listed API origin with its default port spelled out', 'https://api.example.com:443/v1/notes'],
+    ['a listed API origin as a URL object', new URL('https://api.example.com/v1/notes')],
+    ['a listed API origin as a Request', new Request('https://api.example.com/v1/notes')],
+  ])('attaches it to %s', async (_name, input) => {
+    const w = await ready();
+    const response = await w.client.fetch(input);
+    expect(response.status).toBe(200);
+    expect(auths(w)).toEqual(['Bearer at-1']);
+  });
+
+  it.each([
+    ['an unlisted origin', 'https://other.example/notes'],
+    ['a host that merely starts with the listed one', 'https://api.example.com.evil.com/notes'],
+    ['the listed host on another port', 'https://api.example.com:8443/notes'],
+    ['the listed host over another scheme', 'http://api.example.com/notes'],
+    ['userinfo that spells the listed host', 'https://api.example.com@evil.com/notes'],
+    ['a protocol-relative URL', '//evil.com/notes'],
+    ['the listed origin in the path', 'https://evil.com/https://api.example.com/notes'],
+    ['the page origin in the query', 'https://evil.com/?https://app.example'],
+    ['the page host on another port', 'https://app.example:8443/notes'],
+    ['an unlisted origin as a Request', new Request('https://evil.com/notes')],
+  ])('sends %s no token, and neither refreshes nor retries for it', async (_name, input) => {
+    const w = await ready();
+    vi.setSystemTime(Date.now() + 250_000); // due: a request to a trusted origin would refresh first
+    const response = await w.client.fetch(input);
+    expect(response.status).toBe(401); // the fake API refuses it, as it came without a token
+    expect(auths(w)).toEqual([null]);
+    expect(w.state.tokenCalls).toBe(1);
+  });
+
+  it('reads the page origin on each call; without one, relative URLs get no token', async () => {
+    let page: string | undefined = 'https://app.example';
+    const w = await ready({ pageOrigin: () => page });
+    await w.client.fetch('/notes');
+    page = 'https://elsewhere.example';
+    await w.client.fetch('https://app.example/notes');
+    page = undefined; // not a browser page: no `location`
+    await w.client.fetch('/notes');
+    await w.client.fetch('https://api.example.com/notes');
+    expect(auths(w)).toEqual(['Bearer at-1', null, null, 'Bearer at-1']);
+  });
+
+  it('compares listed origins as URL.origin spells them', async () => {
+    const w = await ready({ apiOrigins: ['HTTPS://API.Example.COM:443', 'http://localhost:8080/'] });
+    await w.client.fetch('https://api.example.com/a');
+    await w.client.fetch('http://localhost:8080/b');
+    await w.client.fetch('http://localhost/c');
+    expect(auths(w)).toEqual(['Bearer at-1', 'Bearer at-1', null]);
+  });
+
+  it.each([
+    'https://api.example.com/v1',
+    'api.example.com',
+    '*',
+    '',
+    'https://user:pw@api.example.com',
+    'https://api.example.com?x=1',
+    'https://api.example.com/#top',
+    'file:///srv/api',
+    'blob:https://api.example.com/1',
+  ])('refuses %j in apiOrigins with configuration_error, quoting it', (entry) => {
+    const error = (() => {
+      try {
+        world({ apiOrigins: ['https://ok.example', entry] });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(AuthClientError);
+    expect(error).toMatchObject({ code: 'configuration_error', message: expect.stringContaining(`"${entry}" is not an origin`) });
   });
 });

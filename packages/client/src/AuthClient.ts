@@ -66,6 +66,14 @@ export interface AuthClientOptions {
   navigate?: (url: string) => void;
   /** The current in-app path for `login()`'s default returnTo. */
   currentPath?: () => string;
+  /**
+   * Origins besides the page's own that `fetch` sends the access token to, as
+   * `scheme://host[:port]` (`['https://api.example.com']`). Every other URL is fetched as it
+   * is, without the token. An entry that is not an origin throws `configuration_error`.
+   */
+  apiOrigins?: string[];
+  /** The page's origin, whose URLs get the token too (default `location.origin`, read on each call). */
+  pageOrigin?: () => string | undefined;
 }
 
 const MAX_TIMER_MS = 3_600_000;
@@ -111,10 +119,13 @@ export class AuthClient {
       channel: browserChannel,
       navigate: (url) => globalThis.location.assign(url),
       currentPath: () => globalThis.location.pathname + globalThis.location.search,
+      apiOrigins: [] as string[],
+      pageOrigin: () => globalThis.location?.origin,
     });
     // Only options actually given replace a default; `null` turns locks or the channel off.
     for (const [key, value] of Object.entries(options)) if (value !== undefined) (o as Record<string, unknown>)[key] = value;
     o.baseUrl = o.baseUrl.replace(/\/+$/, '');
+    o.apiOrigins = o.apiOrigins.map(toOrigin);
     this.channelName = `latchkey:${o.baseUrl}`;
     this.#input = o.now();
   }
@@ -224,6 +235,8 @@ export class AuthClient {
    * the body can be sent again. It never loops.
    */
   fetch = async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
+    // Any other origin is fetched as it is: no token, and so no refresh or retry for it.
+    if (!this.#trusts(input)) return this.#o.fetch(input, init);
     const replay = input instanceof Request && !input.bodyUsed ? input.clone() : undefined;
     // A stream body is gone once sent; a Request is replayed from its clone.
     const canRetry = !(init.body instanceof ReadableStream) && (!(input instanceof Request) || replay);
@@ -287,6 +300,18 @@ export class AuthClient {
       headers: { 'content-type': 'application/json', [CSRF_HEADER]: '1' },
       body: JSON.stringify(body),
     });
+  }
+
+  /** Whether a URL may be sent the token: it is on the page's origin or on one of `apiOrigins`. */
+  #trusts(input: RequestInfo | URL): boolean {
+    const page = this.#o.pageOrigin();
+    try {
+      // Relative URLs resolve against the page; without one (no `location`) they are trusted nowhere.
+      const { origin } = new URL(input instanceof Request ? input.url : input, page);
+      return origin === page || this.#o.apiOrigins.includes(origin);
+    } catch {
+      return false;
+    }
   }
 
   #send(input: RequestInfo | URL, init: RequestInit, token: string): Promise<Response> {
@@ -449,6 +474,17 @@ function safely(run: () => void) {
       throw error;
     });
   }
+}
+
+/** An `apiOrigins` entry as `URL.origin` spells it; anything but scheme, host and port is refused. */
+function toOrigin(entry: string): string {
+  try {
+    const url = new URL(entry);
+    if (url.href === `${url.origin}/`) return url.origin;
+  } catch {
+    // Not a URL at all: refused below.
+  }
+  throw new AuthClientError('configuration_error', `apiOrigins: "${entry}" is not an origin; give the scheme, host and port only, like "https://api.example.com".`);
 }
 
 /** Classifies an answer, reading its JSON body from a clone so the caller can still read it. */
