@@ -159,6 +159,38 @@ describe('AuthClient', () => {
     expect(w.state.tokenCalls).toBe(1);
   });
 
+  it('joins the refresh under way from every entry point: one /token call, and every caller gets its token', async () => {
+    const w = world(); // no Web Locks: only the client's own single flight stands between callers and the BFF
+    w.client.mount();
+    await settle();
+    vi.setSystemTime(Date.now() + 250_000); // due
+    w.fire('focus');
+    const results = await Promise.all([
+      w.client.getAccessToken(),
+      w.client.getAccessToken(),
+      w.client.fetch('/api/notes').then((r) => r.status),
+      w.client.fetch('https://api.example/notes').then((r) => r.status),
+      w.client.ensureFresh(100),
+      w.client.refresh('manual'),
+    ]);
+    expect(results).toEqual(['at-2', 'at-2', 200, 200, 'at-2', undefined]);
+    expect(w.state.tokenCalls).toBe(2);
+    expect(w.state.apiCalls).toBe(2); // no request went out with the old token
+  });
+
+  it('a request made during a refresh of a token that is not yet due waits for it and sends the new token', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    const refreshing = w.client.refresh('manual'); // as ensureFresh() or a rejected token would start
+    const [response, token] = await Promise.all([w.client.fetch('/api/notes'), w.client.getAccessToken()]);
+    await refreshing;
+    expect(response.status).toBe(200);
+    expect(token).toBe('at-2');
+    expect(w.state.seen).toEqual([['/api/notes', 'Bearer at-2']]);
+    expect(w.state.tokenCalls).toBe(2);
+  });
+
   it('runs one refresh for many simultaneous callers', async () => {
     const w = world();
     w.client.mount();
@@ -369,7 +401,7 @@ describe('AuthClient lifecycle', () => {
     await w.client.refresh('manual');
     await vi.advanceTimersByTimeAsync(40_000);
     const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
-    // Full jitter tops at 1, 2, 4, 8, 16 s: each wait about twice the one before.
+    // Equal jitter tops at 1, 2, 4, 8, 16 s: each wait about twice the one before.
     expect(gaps.slice(0, 4).map((g) => Math.round(g / 1000))).toEqual([1, 2, 4, 8]);
     vi.mocked(Math.random).mockRestore();
   });
@@ -593,5 +625,45 @@ describe('fetch() sends the token only to the page origin and apiOrigins', () =>
     })();
     expect(error).toBeInstanceOf(AuthClientError);
     expect(error).toMatchObject({ code: 'configuration_error', message: expect.stringContaining(`"${entry}" is not an origin`) });
+  });
+});
+
+describe('backoff while the BFF keeps failing', () => {
+  /** The waits between failed attempts, with Math.random() pinned to `random`. */
+  async function gaps(random: number, headers: Record<string, string> = {}) {
+    const w = world();
+    w.client.mount();
+    await settle();
+    vi.spyOn(Math, 'random').mockReturnValue(random);
+    w.state.tokenAnswer = () => new Response('{"error":"upstream_unavailable","error_description":"down"}', { status: 503, headers });
+    const attempts: number[] = [];
+    w.client.on('refreshFailed', () => attempts.push(Date.now()));
+    await w.client.refresh('manual');
+    await vi.advanceTimersByTimeAsync(400_000);
+    return attempts.slice(1, 9).map((t, i) => t - attempts[i]!);
+  }
+  /** Exponential steps, capped at 60 s. */
+  const steps = [1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000];
+  const top = 1 - Number.EPSILON / 2; // the largest value Math.random() returns
+
+  it('waits half the step when Math.random() is 0: equal jitter never retries at once', async () => {
+    expect(await gaps(0)).toEqual(steps.map((s) => s / 2));
+  });
+
+  it('waits just under the whole step when Math.random() is at its top, never longer', async () => {
+    const waits = await gaps(top);
+    expect(waits).toHaveLength(steps.length);
+    waits.forEach((wait, i) => {
+      expect(wait).toBeLessThanOrEqual(steps[i]!);
+      expect(wait).toBeGreaterThanOrEqual(steps[i]! - 1); // timers count whole milliseconds
+    });
+  });
+
+  it('takes Retry-After as the least wait at either end of the jitter, and never as a cap', async () => {
+    expect(await gaps(0, { 'retry-after': '20' })).toEqual([20_000, 20_000, 20_000, 20_000, 20_000, 20_000, 30_000, 30_000]);
+    vi.restoreAllMocks();
+    const waits = await gaps(top, { 'retry-after': '1' });
+    expect(waits[0]).toBe(1000);
+    waits.slice(1).forEach((wait, i) => expect(wait).toBeGreaterThanOrEqual(steps[i + 1]! - 1));
   });
 });

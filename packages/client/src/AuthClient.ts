@@ -388,8 +388,11 @@ export class AuthClient {
     this.#emit('refreshFailed', { error, trigger });
     // Offline, the `online` trigger retries; a timer would only spin.
     if (!this.#o.isOnline()) return this.#cancelTimer();
-    const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** this.#failures++);
-    this.#arm(Math.max((error.retryAfter ?? 0) * 1000, backoff / 2 + Math.random() * (backoff / 2)), 'retry');
+    // Equal jitter: wait between half and all of the step (1 s, 2 s, 4 s… up to 60 s), so
+    // clients that failed together spread out, yet none retries at once (full jitter may wait
+    // 0 ms). A Retry-After is the least wait, never cut short by the jitter.
+    const step = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** this.#failures++);
+    this.#arm(Math.max((error.retryAfter ?? 0) * 1000, (step * (1 + Math.random())) / 2), 'retry');
   }
 
   /** Ends the session here; `tell` other tabs too unless the news came from one of them. */
