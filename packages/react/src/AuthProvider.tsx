@@ -14,7 +14,7 @@ export interface AuthProviderProps extends Omit<AuthClientOptions, 'onSessionEnd
 /**
  * Provides the auth client to the tree and mounts it while the provider is mounted.
  * @example
- * <AuthProvider baseUrl="/api/auth" onSessionEnded={() => toast('Please sign in again')}>
+ * <AuthProvider baseUrl="/api/auth" apiOrigins={['https://api.example.com']} onSessionEnded={() => toast('Please sign in again')}>
  *   <QueryClientProvider client={queryClient}><App /></QueryClientProvider>
  * </AuthProvider>
  */

@@ -5,6 +5,7 @@ import {
   useQuery,
   useQueryClient,
   useSuspenseQuery,
+  type Query,
   type QueryClient,
   type QueryFunctionContext,
   type QueryKey,
@@ -38,7 +39,56 @@ export type UseAuthedSuspenseQueryOptions<TData, TError, TKey extends QueryKey> 
 > & { queryFn: AuthedQueryFn<TData, TKey> };
 
 const META = 'latchkey';
-const watched = new WeakMap<QueryClient, WeakSet<AuthClient>>();
+const authedQueries = { predicate: (query: Query) => query.meta?.[META] === true };
+
+/** The purge of one query client for one auth client, with the number of authed hooks mounted. */
+interface Watch {
+  mounted: number;
+  release: () => void;
+}
+const watches = new WeakMap<QueryClient, Map<AuthClient, Watch>>();
+
+/**
+ * Removes every authed query from `queryClient` when the session ends or another user
+ * appears, so one user's data never shows to the next. One watch per (query client, auth
+ * client), counted by the authed hooks mounted; it outlives the last of them for as long as
+ * their data stays cached (`gcTime`), since a component mounted later would show it at once.
+ * Returns the hook's release.
+ */
+function watch(queryClient: QueryClient, client: AuthClient): () => void {
+  let byClient = watches.get(queryClient);
+  if (!byClient) watches.set(queryClient, (byClient = new Map()));
+  let w = byClient.get(client);
+  if (!w) {
+    const cache = queryClient.getQueryCache();
+    const remove = () => queryClient.removeQueries(authedQueries);
+    let user = client.getSnapshot().user?.sub;
+    const offs = [
+      client.on('sessionEnded', remove),
+      client.on('tokenRefreshed', () => {
+        const next = client.getSnapshot().user?.sub;
+        if (user !== undefined && next !== user) remove();
+        user = next;
+      }),
+      cache.subscribe((event) => event.type === 'removed' && watching.release()),
+    ];
+    const watching: Watch = {
+      mounted: 0,
+      release: () => {
+        if (watching.mounted || cache.findAll(authedQueries).length) return;
+        offs.forEach((off) => off());
+        byClient.delete(client);
+      },
+    };
+    byClient.set(client, (w = watching));
+  }
+  const held = w;
+  held.mounted += 1;
+  return () => {
+    held.mounted -= 1;
+    held.release();
+  };
+}
 
 /** Auth failures are answered by signing in again, never by Query retrying them. */
 const retry = (failureCount: number, error: unknown) => !(error instanceof LatchkeyError) && failureCount < 3;
@@ -51,26 +101,7 @@ const retry = (failureCount: number, error: unknown) => !(error instanceof Latch
 function useAuthed<O extends { queryFn: AuthedQueryFn<never, never>; meta?: Record<string, unknown> }>(options: O) {
   const client = useAuthClient();
   const queryClient = useQueryClient();
-  useEffect(() => {
-    let clients = watched.get(queryClient);
-    if (!clients) watched.set(queryClient, (clients = new WeakSet()));
-    if (clients.has(client)) return undefined;
-    clients.add(client);
-    let user = client.getSnapshot().user?.sub;
-    const remove = () => queryClient.removeQueries({ predicate: (q) => q.meta?.[META] === true });
-    const offs = [
-      client.on('sessionEnded', remove),
-      client.on('tokenRefreshed', () => {
-        const next = client.getSnapshot().user?.sub;
-        if (user !== undefined && next !== user) remove();
-        user = next;
-      }),
-    ];
-    return () => {
-      offs.forEach((off) => off());
-      clients.delete(client);
-    };
-  }, [client, queryClient]);
+  useEffect(() => watch(queryClient, client), [client, queryClient]);
   const { queryFn, meta } = options;
   return {
     client,
@@ -92,8 +123,13 @@ export function useAuthedQuery<TData = unknown, TError = Error, TKey extends Que
   options: UseAuthedQueryOptions<TData, TError, TKey>,
 ): UseQueryResult<TData, TError> {
   const { client, options: authed } = useAuthed(options as never);
-  const status = useSyncExternalStore(client.subscribe, () => client.getSnapshot().status, () => 'loading');
-  return useQuery({ ...(authed as object), enabled: status === 'authenticated' && options.enabled !== false } as UseQueryOptions<TData, TError, TData, TKey>);
+  const signedIn = useSyncExternalStore(client.subscribe, () => client.getSnapshot().status, () => 'loading') === 'authenticated';
+  const { enabled } = options;
+  return useQuery({
+    ...(authed as object),
+    // Query 5 takes `enabled` as a boolean or as a function of the query: either way, only while signed in.
+    enabled: typeof enabled === 'function' ? (query: never) => signedIn && enabled(query) : signedIn && enabled !== false,
+  } as UseQueryOptions<TData, TError, TData, TKey>);
 }
 
 /**

@@ -1,14 +1,14 @@
 import { act, cleanup, render, screen, waitFor } from '@testing-library/react';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { AuthClient, TriggerManager, type AuthClientOptions } from '@latchkey/client';
-import { Component, Suspense, type ReactNode } from 'react';
+import { Component, Suspense, useState, type ReactNode } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AuthProvider, useAccessToken, useAuth, useAuthedMutation, useAuthedQuery, useAuthedSuspenseQuery } from './index.js';
+import { AuthProvider, useAccessToken, useAuth, useAuthClient, useAuthedMutation, useAuthedQuery, useAuthedSuspenseQuery } from './index.js';
 
 afterEach(cleanup);
 
 function fakeBff(clientOptions: Partial<AuthClientOptions> = {}) {
-  const calls = { token: 0, notes: 0, seen: [] as string[] };
+  const calls = { token: 0, notes: 0, seen: [] as string[], urls: [] as string[] };
   let signedIn = true;
   let user = 'alice';
   const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
@@ -23,11 +23,15 @@ function fakeBff(clientOptions: Partial<AuthClientOptions> = {}) {
     calls.notes += 1;
     const auth = new Headers(init.headers).get('authorization') ?? '';
     calls.seen.push(auth);
+    calls.urls.push(url);
     return json(200, [{ id: 1, owner: auth.split('-')[1], method: init.method ?? 'GET' }]);
   });
-  const client = new AuthClient({ fetch, triggers: new TriggerManager(() => undefined), navigate: vi.fn(), currentPath: () => '/', locks: null, channel: null, ...clientOptions });
+  const options: AuthClientOptions = { fetch, triggers: new TriggerManager(() => undefined), navigate: vi.fn(), currentPath: () => '/', locks: null, channel: null, ...clientOptions };
+  const client = new AuthClient(options);
   return {
     client,
+    /** The options the client was made with, to give `<AuthProvider>` instead of the client. */
+    options,
     calls,
     signOutUpstream: () => (signedIn = false),
     switchUser: (u: string) => (user = u),
@@ -167,6 +171,188 @@ function renderSuspense(bff: ReturnType<typeof fakeBff>) {
     </AuthProvider>,
   );
 }
+
+/** An authed query that logs what each render shows: its owners, or its fetch status. */
+function OwnersOf({ name, log }: { name: string; log: string[] }) {
+  const notes = useAuthedQuery({
+    queryKey: [name],
+    queryFn: ({ fetch }) => fetch(`/api/${name}`).then((r) => r.json() as Promise<{ owner: string }[]>),
+  });
+  const shown = notes.data ? notes.data.map((n) => n.owner).join(',') : notes.fetchStatus;
+  log.push(`${name}:${shown}`);
+  return <span data-testid={name}>{shown}</span>;
+}
+
+/** Two authed queries, each shown or not. */
+function renderTwo(bff: ReturnType<typeof fakeBff>, log: string[]) {
+  let show: (which: { a: boolean; b: boolean }) => void = () => {};
+  function App() {
+    const [which, setWhich] = useState({ a: true, b: true });
+    show = setWhich;
+    return (
+      <>
+        {which.a && <OwnersOf name="a" log={log} />}
+        {which.b && <OwnersOf name="b" log={log} />}
+      </>
+    );
+  }
+  render(
+    <AuthProvider client={bff.client}>
+      <QueryClientProvider client={new QueryClient()}>
+        <App />
+      </QueryClientProvider>
+    </AuthProvider>,
+  );
+  return (which: { a: boolean; b: boolean }) => act(() => show(which));
+}
+
+describe('sign-out purge', () => {
+  it('still removes the data after the first authed component unmounts: the next user never sees it', async () => {
+    const bff = fakeBff();
+    const log: string[] = [];
+    const show = renderTwo(bff, log);
+    await waitFor(() => expect([screen.getByTestId('a').textContent, screen.getByTestId('b').textContent]).toEqual(['alice', 'alice']));
+    await show({ a: false, b: true }); // the first one, whose effect ran first, goes away
+    const from = log.length;
+    await act(() => bff.client.logout());
+    bff.switchUser('bob');
+    await act(() => bff.client.refresh('tab')); // bob signs in (in another tab, say)
+    await waitFor(() => expect(screen.getByTestId('b').textContent).toBe('bob'));
+    await show({ a: true, b: true });
+    await waitFor(() => expect(screen.getByTestId('a').textContent).toBe('bob'));
+    expect(log.slice(from).filter((line) => line.includes('alice'))).toEqual([]);
+  });
+
+  it('removes the data cached by authed components that have all unmounted, before any mounts again', async () => {
+    const bff = fakeBff();
+    const log: string[] = [];
+    const show = renderTwo(bff, log);
+    await waitFor(() => expect(screen.getByTestId('b').textContent).toBe('alice'));
+    await show({ a: false, b: false }); // a page without authed data: theirs stays cached for gcTime
+    await act(() => bff.client.logout());
+    bff.switchUser('bob');
+    await act(() => bff.client.refresh('tab'));
+    const from = log.length;
+    await show({ a: true, b: true });
+    await waitFor(() => expect([screen.getByTestId('a').textContent, screen.getByTestId('b').textContent]).toEqual(['bob', 'bob']));
+    expect(log.slice(from).filter((line) => line.includes('alice'))).toEqual([]);
+  });
+
+  it('stops watching once no authed hook is mounted and the cache has let their data go', async () => {
+    const bff = fakeBff();
+    const offs: (() => void)[] = [];
+    const on = bff.client.on.bind(bff.client);
+    vi.spyOn(bff.client, 'on').mockImplementation((type, listener) => {
+      const off = vi.fn(on(type, listener));
+      offs.push(off);
+      return off;
+    });
+    const queryClient = new QueryClient({ defaultOptions: { queries: { gcTime: 0 } } });
+    const { unmount } = render(
+      <AuthProvider client={bff.client}>
+        <QueryClientProvider client={queryClient}>
+          <Notes />
+          <Notes />
+        </QueryClientProvider>
+      </AuthProvider>,
+    );
+    await waitFor(() => expect(screen.getAllByTestId('notes').map((n) => n.textContent)).toEqual(['alice', 'alice']));
+    expect(offs).toHaveLength(2); // one watch for both hooks
+    unmount();
+    await waitFor(() => expect(queryClient.getQueryCache().findAll()).toEqual([]));
+    for (const off of offs) expect(off).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('useAuthedQuery enabled', () => {
+  it('honours enabled given as a function of the query, and still runs only while signed in', async () => {
+    const bff = fakeBff();
+    const asked: unknown[] = [];
+    let setAllow: (allow: boolean) => void = () => {};
+    function Gated() {
+      const [allow, set] = useState(false);
+      setAllow = set;
+      const notes = useAuthedQuery({
+        queryKey: ['gated'],
+        queryFn: ({ fetch }) => fetch('/api/gated').then((r) => r.json() as Promise<{ owner: string }[]>),
+        enabled: (query) => {
+          asked.push(query.queryKey);
+          return allow;
+        },
+      });
+      const { status } = useAuth();
+      return <span data-testid="gated">{`${status}:${notes.data ? notes.data[0]!.owner : notes.fetchStatus}`}</span>;
+    }
+    render(
+      <AuthProvider client={bff.client}>
+        <QueryClientProvider client={new QueryClient()}>
+          <Gated />
+        </QueryClientProvider>
+      </AuthProvider>,
+    );
+    await waitFor(() => expect(screen.getByTestId('gated').textContent).toBe('authenticated:idle'));
+    expect(asked).toContainEqual(['gated']);
+    expect(bff.calls.notes).toBe(0);
+    await act(() => setAllow(true));
+    await waitFor(() => expect(screen.getByTestId('gated').textContent).toBe('authenticated:alice'));
+    expect(bff.calls.notes).toBe(1);
+  });
+
+  it('never runs while signed out, whatever the function says', async () => {
+    const bff = fakeBff();
+    bff.signOutUpstream();
+    const queryFn = vi.fn(({ fetch }: { fetch: typeof globalThis.fetch }) => fetch('/api/always').then((r) => r.json()));
+    function Always() {
+      const notes = useAuthedQuery({ queryKey: ['always'], queryFn, enabled: () => true });
+      const { status } = useAuth();
+      return <span data-testid="always">{`${status}:${notes.fetchStatus}`}</span>;
+    }
+    render(
+      <AuthProvider client={bff.client}>
+        <QueryClientProvider client={new QueryClient()}>
+          <Always />
+        </QueryClientProvider>
+      </AuthProvider>,
+    );
+    await waitFor(() => expect(screen.getByTestId('always').textContent).toBe('unauthenticated:idle'));
+    expect(queryFn).not.toHaveBeenCalled();
+    expect(bff.calls.token).toBe(1);
+  });
+});
+
+describe('<AuthProvider apiOrigins>', () => {
+  it('sends the token to the page origin and the listed API origins only', async () => {
+    const bff = fakeBff();
+    let results: number[] | undefined;
+    function Calls() {
+      const { status } = useAuth();
+      const fetch = useAuthClient().fetch;
+      if (status === 'authenticated' && !results) {
+        results = [];
+        void Promise.all(['/api/notes', 'https://api.example.com/v1/notes', 'https://api.example.com.evil.com/notes'].map((url) => fetch(url).then((r) => r.status))).then((s) => (results = s));
+      }
+      return <span data-testid="calls">{status}</span>;
+    }
+    render(
+      <AuthProvider {...bff.options} apiOrigins={['https://api.example.com']}>
+        <Calls />
+      </AuthProvider>,
+    );
+    await waitFor(() => expect(results).toHaveLength(3));
+    const seen = Object.fromEntries(bff.calls.urls.map((url, i) => [url, bff.calls.seen[i]]));
+    expect(seen).toEqual({
+      '/api/notes': expect.stringMatching(/^Bearer at-alice-/),
+      'https://api.example.com/v1/notes': expect.stringMatching(/^Bearer at-alice-/),
+      'https://api.example.com.evil.com/notes': '',
+    });
+  });
+
+  it('refuses an apiOrigins entry that is not an origin', () => {
+    const spy = vi.spyOn(console, 'error').mockImplementation(() => {});
+    expect(() => render(<AuthProvider apiOrigins={['https://api.example.com/v1']} />)).toThrow(/"https:\/\/api\.example\.com\/v1" is not an origin/);
+    spy.mockRestore();
+  });
+});
 
 describe('useAuthedSuspenseQuery', () => {
   it('suspends while the session loads, then renders with fetch and ensureFresh from its context', async () => {
