@@ -41,3 +41,55 @@ export function faultSchedule(minutes) {
   }
   return faults;
 }
+
+const sleep = (ms, signal) =>
+  new Promise((resolve) => {
+    if (signal?.aborted) return resolve(undefined);
+    const timer = setTimeout(resolve, Math.max(0, ms));
+    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve(undefined)), { once: true });
+  });
+
+/**
+ * @typedef {object} FaultActions
+ * @property {import('./metrics.mjs').Metrics} metrics where each fault's window is recorded
+ * @property {AbortSignal} stop no fault starts after this
+ * @property {AbortSignal} interrupted a fault under way ends at once (the provider or Redis resumes)
+ * @property {(line: string) => void} say
+ * @property {() => void} pauseProvider
+ * @property {() => void} resumeProvider
+ * @property {() => void} pauseRedis
+ * @property {() => void} resumeRedis
+ * @property {() => Promise<void>} restartBff resolves once the restarted instance listens again
+ */
+
+/**
+ * Injects the scheduled faults, timed from `metrics.startedAt`, each recorded as a window
+ * that may explain a 503.
+ * @param {Fault[]} faults
+ * @param {FaultActions} actions
+ */
+export async function runFaults(faults, actions) {
+  const { metrics, stop, interrupted, say } = actions;
+  for (const fault of faults) {
+    await sleep(metrics.startedAt + fault.atMs - Date.now(), stop);
+    if (stop.aborted) return;
+    const close = metrics.openFault(fault.kind);
+    say(`${metrics.clock()} fault: ${fault.kind}`);
+    try {
+      if (fault.kind === 'provider-hang') {
+        actions.pauseProvider();
+        await sleep(fault.durationMs, interrupted);
+        actions.resumeProvider();
+      } else if (fault.kind === 'redis-stop') {
+        actions.pauseRedis();
+        await sleep(fault.durationMs, interrupted);
+        actions.resumeRedis();
+      } else {
+        await actions.restartBff();
+      }
+    } finally {
+      close();
+      say(`${metrics.clock()} fault over: ${fault.kind}`);
+    }
+  }
+}

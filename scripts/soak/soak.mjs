@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Session, runTab, signIn } from './browser.mjs';
-import { faultSchedule } from './faults.mjs';
+import { faultSchedule, runFaults } from './faults.mjs';
 import { Metrics, goals } from './metrics.mjs';
+import { printSummary } from './summary.mjs';
 import { Children, freePort, startBff, startIdp, startRedis } from './processes.mjs';
 import { bffBuildIsStale, buildBff, demoClient, requireFromBff } from './workspace.mjs';
 
@@ -66,7 +67,6 @@ const sleep = (ms, signal) =>
     const timer = setTimeout(resolve, Math.max(0, ms));
     signal?.addEventListener('abort', () => (clearTimeout(timer), resolve(undefined)), { once: true });
   });
-const mb = (bytes) => (Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : '?');
 const say = (line) => console.log(`[soak] ${line}`);
 
 /** Runs `work` over `items` with at most `limit` at a time. */
@@ -246,42 +246,31 @@ async function run(opts, children, runDir, interrupted) {
   const tabs = sessions.flatMap((session) => Array.from({ length: 2 + (Math.random() < 0.5 ? 1 : 0) }, () => runTab(session, ctx)));
   say(`load: ${tabs.length} tabs over ${sessions.length} sessions, to both instances at random`);
 
-  const faultRun = (async () => {
-    for (const fault of faults) {
-      await sleep(metrics.startedAt + fault.atMs - Date.now(), endLoad);
-      if (endLoad.aborted) return;
-      const close = metrics.openFault(fault.kind);
-      say(`${metrics.clock()} fault: ${fault.kind}`);
-      try {
-        if (fault.kind === 'provider-hang') {
-          idp.child.pause();
-          await sleep(fault.durationMs, interrupted);
-          idp.child.resume();
-        } else if (fault.kind === 'redis-stop') {
-          redis.child.pause();
-          await sleep(fault.durationMs, interrupted);
-          redis.child.resume();
-        } else {
-          const name = 'bff-b';
-          const index = instances.findIndex((i) => i.name === name);
-          const old = instances[index];
-          if (!old) continue;
-          restarting.add(name);
-          const t0 = Date.now();
-          await old.child.stop(opts.restartSignal, 15_000);
-          const stopped = Date.now() - t0;
-          const fresh = await startBff(children, { name, port: old.port, env: bffEnv, onEvent: (e, name) => metrics.event(e, name) });
-          instances[index] = fresh;
-          restarting.delete(name);
-          supervise(fresh);
-          say(`${metrics.clock()} ${name} restarted (${opts.restartSignal}: stopped in ${stopped} ms, up again after ${Date.now() - t0} ms)`);
-        }
-      } finally {
-        close();
-        say(`${metrics.clock()} fault over: ${fault.kind}`);
-      }
-    }
-  })();
+  const faultRun = runFaults(faults, {
+    metrics,
+    stop: endLoad,
+    interrupted,
+    say,
+    pauseProvider: () => idp.child.pause(),
+    resumeProvider: () => idp.child.resume(),
+    pauseRedis: () => redis.child.pause(),
+    resumeRedis: () => redis.child.resume(),
+    async restartBff() {
+      const name = 'bff-b';
+      const index = instances.findIndex((i) => i.name === name);
+      const old = instances[index];
+      if (!old) return;
+      restarting.add(name);
+      const t0 = Date.now();
+      await old.child.stop(opts.restartSignal, 15_000);
+      const stopped = Date.now() - t0;
+      const fresh = await startBff(children, { name, port: old.port, env: bffEnv, onEvent: (e, name) => metrics.event(e, name) });
+      instances[index] = fresh;
+      restarting.delete(name);
+      supervise(fresh);
+      say(`${metrics.clock()} ${name} restarted (${opts.restartSignal}: stopped in ${stopped} ms, up again after ${Date.now() - t0} ms)`);
+    },
+  });
 
   let lastLine = 0;
   const minuteLine = async () => {
@@ -328,41 +317,18 @@ async function run(opts, children, runDir, interrupted) {
     revokedSessions,
   });
 
-  const lat = metrics.latency();
-  console.log('');
-  console.log(`== soak summary: ${opts.minutes} min, ${sessions.length} sessions, ${tabs.length} tabs, ${metrics.requests} requests${interrupted.aborted ? ' (INTERRUPTED)' : ''}`);
-  for (const r of results) console.log(`${r.met ? 'ok  ' : 'FAIL'} ${r.name}: ${r.value}  (goal ${r.goal})`);
-  console.log(`     answers: ${[...metrics.byStatus].sort().map(([s, n]) => `${s} ×${n}`).join(', ')}; latency p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms, ${lat.over10s} over 10 s`);
-  if (after) console.log(`     provider: ${after.grants.refresh_token - before.grants.refresh_token} refresh grants, ${after.grants.authorization_code - before.grants.authorization_code} code grants, ${after.revoked - before.revoked} grants revoked during the load`);
-  console.log(`     faults: ${metrics.faults.map((f) => `${f.kind} ${metrics.clock(f.start)}–${metrics.clock(f.end)}`).join(', ') || 'none'}`);
-  console.log(`     BFF events: ${[...metrics.events].sort().map(([t, n]) => `${t} ${n}`).join(', ')}`);
-  instances.forEach((instance, i) => {
-    const restarted = metrics.faults.some((f) => f.kind === 'bff-restart') && instance.name === 'bff-b';
-    console.log(`     heap used ${instance.name}: ${mb(heapsBefore[i] ?? NaN)} at start → ${mb(heapsAfter[i] ?? NaN)} at end${restarted ? ' (restarted: the end figure is of the new process)' : ''}`);
+  printSummary({
+    title: `${opts.minutes} min, ${sessions.length} sessions, ${tabs.length} tabs, ${metrics.requests} requests${interrupted.aborted ? ' (INTERRUPTED)' : ''}`,
+    metrics,
+    results,
+    graceMs: opts.graceMs,
+    provider: before && after && { before, after },
+    heaps: instances.map((instance, i) => ({ name: instance.name, before: heapsBefore[i] ?? NaN, after: heapsAfter[i] ?? NaN })),
+    redis: { before: redisBefore, after: redisAfter },
+    unseen,
+    infraFailure,
   });
-  console.log(`     redis used_memory: ${mb(redisBefore)} at start → ${mb(redisAfter)} at end`);
-  for (const exit of metrics.unexpectedExits) console.log(`     ${exit.name} exited on its own at ${metrics.clock(exit.at)} (code ${exit.code}, signal ${exit.signal})`);
-  const describe = (at) => {
-    const active = metrics.faults.filter((f) => f.start <= at && at <= (f.end ?? at) + opts.graceMs).map((f) => f.kind);
-    return `${metrics.clock(at)}${active.length ? ` during/after ${active.join(', ')}` : ''}`;
-  };
-  for (const loss of metrics.losses.slice(0, 8)) {
-    console.log(`     lost: session ${loss.session} (${loss.user}) at ${describe(loss.at)}: ${loss.status} ${loss.reason} from ${loss.instance} — ${loss.description}`);
-  }
-  if (metrics.losses.length > 8) console.log(`     … ${metrics.losses.length - 8} more lost sessions`);
-  for (const f of metrics.unexplained().slice(0, 8)) {
-    console.log(`     unexplained: ${f.status ?? 'no answer'} ${f.code ?? f.error ?? ''} from ${f.instance}, sent ${describe(f.sent)}, answered after ${f.received - f.sent} ms`);
-  }
-  for (const [key, r] of unseen.slice(0, 8)) {
-    const [family, version] = [key.slice(0, key.lastIndexOf(':')), Number(key.slice(key.lastIndexOf(':') + 1))];
-    const next = metrics.refreshes.get(`${family}:${version + 1}`);
-    console.log(
-      `     rotation no client saw: family ${family} v${version} by ${r.instance} at ${describe(r.at)}${r.late ? ' (late)' : ''}, provider answered in ${r.upstreamMs} ms` +
-        (next ? `; refreshed again to v${version + 1} by ${next.instance} ${((next.at - r.at) / 1000).toFixed(1)} s later` : ''),
-    );
-  }
-  for (const u of metrics.unexpected.slice(0, 5)) console.log(`     unexpected: ${u.status} ${u.code ?? ''} from ${u.instance} at ${metrics.clock(u.at)}`);
-  if (infraFailure) console.log(`     the soak could not run as planned: ${infraFailure}`);
+
 
   if (interrupted.aborted) return EXIT.interrupted;
   if (infraFailure) return EXIT.couldNotRun;
