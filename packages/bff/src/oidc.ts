@@ -254,7 +254,8 @@ export function classifyProviderFailure(error: unknown): { temporary: boolean; c
     return { temporary: temporary && !CONFIGURATION_CODES.has(error.error), code: error.error };
   }
   if (error instanceof oauth.WWWAuthenticateChallengeError) {
-    return { temporary: error.status === 429 || error.status >= 500, code: `http_${error.status}` };
+    const code = error.cause.map((challenge) => challenge.parameters.error).find((e) => typeof e === 'string');
+    return { temporary: error.status === 429 || error.status >= 500, code: code ?? `http_${error.status}` };
   }
   const name = (error as Error | undefined)?.name;
   if (name === 'TimeoutError' || name === 'AbortError') return { temporary: true, code: 'timeout' };

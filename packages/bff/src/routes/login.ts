@@ -15,9 +15,13 @@ export function transactionCookieName(prefix: string, state: string): string {
 }
 
 /**
- * `GET /login?returnTo=/path`: starts the code flow with PKCE. Starting a sign-in ends the
- * session this browser already has (upstream too): a provider that keeps one grant per
- * browser would otherwise revoke the new session's grant along with the old one.
+ * `GET /login?returnTo=/path`: starts the code flow with PKCE.
+ *
+ * A person who navigates here while signed in ends that session first, upstream too: a
+ * provider that keeps one grant per browser (oidc-provider does) would otherwise hand the new
+ * session the old grant, and revoking the old token at the callback would end both. Only a
+ * real navigation does this — not a prefetch, an image or a script — so a link rendered or
+ * prefetched by the app can never sign anyone out.
  */
 export const login: Route = {
   method: 'GET',
@@ -34,7 +38,7 @@ export const login: Route = {
     const headers = new Headers({ location: start.url.href });
 
     const { session } = await ctx.readSession(request);
-    if (session && !(await tokens.isRevoked(session.fid))) {
+    if (session && isUserNavigation(request) && !(await tokens.isRevoked(session.fid))) {
       await tokens.revokeFamily(session.fid, 'new_sign_in', [session]);
       headers.append('set-cookie', ctx.clearSessionCookie());
     }
@@ -53,3 +57,15 @@ export const login: Route = {
     return new Response(null, { status: 302, headers });
   },
 };
+
+/** A top-level navigation a person made: Fetch Metadata says document navigation and nothing speculative. */
+function isUserNavigation(request: Request): boolean {
+  const h = request.headers;
+  return (
+    h.get('sec-fetch-mode') === 'navigate' &&
+    h.get('sec-fetch-dest') === 'document' &&
+    h.get('sec-purpose') === null &&
+    h.get('purpose') === null &&
+    h.get('next-router-prefetch') === null
+  );
+}

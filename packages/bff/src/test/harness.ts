@@ -49,7 +49,7 @@ export interface Harness {
   /** Calls `POST /token` like the SPA does. */
   token(cookie: string | undefined, body?: unknown, headers?: Record<string, string>): Promise<Response>;
   post(path: string, cookie: string | undefined, body?: string, headers?: Record<string, string>): Promise<Response>;
-  get(path: string, cookie?: string): Promise<Response>;
+  get(path: string, cookie?: string, headers?: Record<string, string>): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -82,8 +82,8 @@ export async function startHarness(
     });
   const bff = make({});
 
-  const get = (path: string, cookie?: string) =>
-    bff.handle(new Request(`${APP}${path}`, { headers: cookie ? { cookie } : {} }));
+  const get = (path: string, cookie?: string, headers: Record<string, string> = {}) =>
+    bff.handle(new Request(`${APP}${path}`, { headers: { ...headers, ...(cookie ? { cookie } : {}) } }));
   const postTo = (target: Bff, path: string, cookie: string | undefined, body = '{}', headers: Record<string, string> = {}) =>
     target.handle(
       new Request(`${APP}${path}`, {
@@ -102,7 +102,8 @@ export async function startHarness(
 
   /** Goes through /login and the provider's login form; answers the callback URL and the transaction cookie, unused. */
   async function authorize(user = 'alice', jar = new Jar(), appCookie?: string): Promise<{ callbackUrl: string; txCookie: string; login: Response }> {
-    const login = await get('/api/auth/login?returnTo=/notes', appCookie);
+    // What a browser sends when a person follows a sign-in link.
+    const login = await get('/api/auth/login?returnTo=/notes', appCookie, { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', 'sec-fetch-site': 'same-origin' });
     if (login.status !== 302) throw new Error(`login answered ${login.status}`);
     const txCookie = login.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey-tx-'))!.split(';')[0]!;
     let url = login.headers.get('location')!;

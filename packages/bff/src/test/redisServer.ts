@@ -6,6 +6,9 @@ export interface RedisServer {
   url: string;
   /** A new connected client; closed by `stop()`. */
   client(): Promise<ReturnType<typeof createClient>>;
+  /** Freezes the server (SIGSTOP): connections stay open, nothing answers. */
+  pause(): void;
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -39,7 +42,10 @@ export async function startRedis(): Promise<RedisServer> {
   return {
     url,
     client,
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
     async stop() {
+      child.kill('SIGCONT');
       await Promise.all(clients.map((c) => c.quit().catch(() => {})));
       child.kill('SIGTERM');
     },
