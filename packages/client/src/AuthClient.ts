@@ -108,17 +108,17 @@ export class AuthClient {
     const o = (this.#o = {
       baseUrl: '/api/auth',
       policy: DEFAULT_REFRESH_POLICY,
-      fetch: (...args) => globalThis.fetch(...args),
+      fetch: (...args) => fetch(...args),
       now: () => Date.now(),
-      setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
-      clearTimeout: (id) => globalThis.clearTimeout(id as number),
+      setTimeout: (fn, ms) => setTimeout(fn, ms),
+      clearTimeout: (id) => clearTimeout(id as number),
       triggers: new TriggerManager(),
       activity: new TriggerManager(browserActivity),
       isOnline: () => globalThis.navigator?.onLine !== false,
       locks: browserLocks(),
       channel: browserChannel,
-      navigate: (url) => globalThis.location.assign(url),
-      currentPath: () => globalThis.location.pathname + globalThis.location.search,
+      navigate: (url) => location.assign(url),
+      currentPath: () => location.pathname + location.search,
       apiOrigins: [] as string[],
       pageOrigin: () => globalThis.location?.origin,
     });
@@ -323,7 +323,9 @@ export class AuthClient {
   /** One refresh under the cross-tab lock: a tab that waited behind another uses its broadcast token. */
   async #runRefresh(trigger: string, minValidityOverride: number | undefined): Promise<void> {
     const before = this.#snapshot.token;
-    const minValidity = minValidityOverride ?? (before ? Math.ceil(this.#lead(before)) + 1 : undefined);
+    // Ask for more validity than the due threshold, so the BFF cannot answer with the due token.
+    const minValidity =
+      minValidityOverride ?? (before ? Math.ceil(refreshLeadSeconds((before.expiresAt - before.receivedAt) / 1000, this.#o.policy)) + 1 : undefined);
     const run = async () => {
       const current = this.#snapshot.token;
       if (current && current !== before && this.remainingSeconds() > (minValidity ?? 0)) return;
@@ -350,11 +352,11 @@ export class AuthClient {
       this.#adopt(token, json.user, { token, trigger });
       return;
     }
-    const verdict = await classify(response);
+    const verdict = classifyResponse(response.status, response.headers, json);
     const error = new AuthClientError(
       (verdict.code ?? (response.ok ? 'unexpected_response' : 'server_error')) as LatchkeyErrorCode,
       verdict.description ?? `The sign-in service answered ${response.status}.`,
-      { status: response.status, ...(verdict.retryAfter !== undefined && { retryAfter: verdict.retryAfter }) },
+      { status: response.status, retryAfter: verdict.retryAfter },
     );
     if (isTerminalCode(verdict.code)) {
       this.#emit('refreshFailed', { error, trigger });
@@ -411,10 +413,6 @@ export class AuthClient {
     this.#channel?.postMessage(message);
   }
 
-  #lead(token: AccessToken): number {
-    return refreshLeadSeconds((token.expiresAt - token.receivedAt) / 1000, this.#o.policy);
-  }
-
   #isDue(token: AccessToken): boolean {
     return this.#o.now() >= refreshDueAt(token, this.#o.policy);
   }
@@ -452,9 +450,8 @@ export class AuthClient {
   }
 
   #set(patch: Partial<AuthSnapshot>) {
-    const next = { ...this.#snapshot, ...patch };
-    if ((Object.keys(next) as (keyof AuthSnapshot)[]).every((k) => next[k] === this.#snapshot[k])) return;
-    this.#snapshot = next;
+    if ((Object.keys(patch) as (keyof AuthSnapshot)[]).every((k) => patch[k] === this.#snapshot[k])) return;
+    this.#snapshot = { ...this.#snapshot, ...patch };
     for (const listener of this.#subscribers) safely(listener);
   }
 
@@ -487,7 +484,7 @@ function toOrigin(entry: string): string {
   } catch {
     // Not a URL at all: refused below.
   }
-  throw new AuthClientError('configuration_error', `apiOrigins: "${entry}" is not an origin; give the scheme, host and port only, like "https://api.example.com".`);
+  throw new AuthClientError('configuration_error', `apiOrigins: "${entry}" is not an origin (scheme://host[:port]).`);
 }
 
 /** Classifies an answer, reading its JSON body from a clone so the caller can still read it. */

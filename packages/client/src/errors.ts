@@ -6,7 +6,7 @@ export class AuthClientError extends LatchkeyError {
   readonly retryAfter: number | undefined;
 
   constructor(code: LatchkeyErrorCode, message: string, options: { status?: number; retryAfter?: number; cause?: unknown } = {}) {
-    super(code, message, { ...(options.status !== undefined && { status: options.status }), cause: options.cause });
+    super(code, message, options);
     this.retryAfter = options.retryAfter;
   }
 }

@@ -39,43 +39,37 @@ export type UseAuthedSuspenseQueryOptions<TData, TError, TKey extends QueryKey> 
 > & { queryFn: AuthedQueryFn<TData, TKey> };
 
 const META = 'latchkey';
-const authedQueries = { predicate: (query: Query) => query.meta?.[META] === true };
+const isAuthed = (query: Query) => query.meta?.[META] === true;
 
-/** The purge of one query client for one auth client, with the number of authed hooks mounted. */
-interface Watch {
-  mounted: number;
-  release: () => void;
-}
-const watches = new WeakMap<QueryClient, Map<AuthClient, Watch>>();
+/** Per query client and auth client: the authed hooks mounted, and the check that ends the watch. */
+const watches = new WeakMap<QueryClient, Map<AuthClient, { mounted: number; release: () => void }>>();
 
 /**
- * Removes every authed query from `queryClient` when the session ends or another user
+ * Removes every authed query from `queryClient` when the user signs out or another user
  * appears, so one user's data never shows to the next. One watch per (query client, auth
  * client), counted by the authed hooks mounted; it outlives the last of them for as long as
  * their data stays cached (`gcTime`), since a component mounted later would show it at once.
  * Returns the hook's release.
  */
 function watch(queryClient: QueryClient, client: AuthClient): () => void {
-  let byClient = watches.get(queryClient);
-  if (!byClient) watches.set(queryClient, (byClient = new Map()));
+  const byClient = watches.get(queryClient) ?? new Map();
+  watches.set(queryClient, byClient);
   let w = byClient.get(client);
   if (!w) {
     const cache = queryClient.getQueryCache();
-    const remove = () => queryClient.removeQueries(authedQueries);
     let user = client.getSnapshot().user?.sub;
     const offs = [
-      client.on('sessionEnded', remove),
-      client.on('tokenRefreshed', () => {
+      client.subscribe(() => {
         const next = client.getSnapshot().user?.sub;
-        if (user !== undefined && next !== user) remove();
+        if (user !== undefined && next !== user) queryClient.removeQueries({ predicate: isAuthed });
         user = next;
       }),
-      cache.subscribe((event) => event.type === 'removed' && watching.release()),
+      cache.subscribe(() => watching.release()),
     ];
-    const watching: Watch = {
+    const watching = {
       mounted: 0,
-      release: () => {
-        if (watching.mounted || cache.findAll(authedQueries).length) return;
+      release() {
+        if (watching.mounted || cache.getAll().some(isAuthed)) return;
         offs.forEach((off) => off());
         byClient.delete(client);
       },

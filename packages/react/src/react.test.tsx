@@ -240,13 +240,14 @@ describe('sign-out purge', () => {
 
   it('stops watching once no authed hook is mounted and the cache has let their data go', async () => {
     const bff = fakeBff();
-    const offs: (() => void)[] = [];
-    const on = bff.client.on.bind(bff.client);
-    vi.spyOn(bff.client, 'on').mockImplementation((type, listener) => {
-      const off = vi.fn(on(type, listener));
-      offs.push(off);
-      return off;
-    });
+    const subscriptions: { off: () => void; ended: boolean }[] = [];
+    const subscribe = bff.client.subscribe;
+    bff.client.subscribe = (listener) => {
+      const off = subscribe(listener);
+      const entry = { ended: false, off: () => ((entry.ended = true), off()) };
+      subscriptions.push(entry);
+      return entry.off;
+    };
     const queryClient = new QueryClient({ defaultOptions: { queries: { gcTime: 0 } } });
     const { unmount } = render(
       <AuthProvider client={bff.client}>
@@ -257,10 +258,11 @@ describe('sign-out purge', () => {
       </AuthProvider>,
     );
     await waitFor(() => expect(screen.getAllByTestId('notes').map((n) => n.textContent)).toEqual(['alice', 'alice']));
-    expect(offs).toHaveLength(2); // one watch for both hooks
+    expect(queryClient.getQueryCache().hasListeners()).toBe(true);
     unmount();
-    await waitFor(() => expect(queryClient.getQueryCache().findAll()).toEqual([]));
-    for (const off of offs) expect(off).toHaveBeenCalledTimes(1);
+    await waitFor(() => expect(queryClient.getQueryCache().getAll()).toEqual([]));
+    expect(queryClient.getQueryCache().hasListeners()).toBe(false);
+    expect(subscriptions.filter((s) => !s.ended)).toEqual([]);
   });
 });
 
