@@ -72,8 +72,11 @@ async function toRequest(req) {
 }
 
 let inFlight = 0;
+let draining = false;
 const server = createServer(async (req, res) => {
   inFlight += 1;
+  // While draining, every answer closes its connection, so keep-alive clients move on.
+  if (draining) res.setHeader('connection', 'close');
   try {
     if (req.url === '/__soak/heap') {
       globalThis.gc?.();
@@ -106,12 +109,16 @@ server.listen(Number(env('SOAK_PORT')), '127.0.0.1', () => {
   process.send?.({ type: 'ready', pid: process.pid });
 });
 
-/** A rolling restart: stop taking connections, let requests under way finish, then leave. */
+/**
+ * A rolling restart: stop taking connections, let requests under way finish, then leave.
+ * Busy keep-alive connections never go idle on their own, so idle ones are closed as they appear.
+ */
 function drain() {
+  draining = true;
   server.close(() => {
     void redis.quit().catch(() => {}).finally(() => process.exit(0));
   });
-  server.closeIdleConnections();
+  setInterval(() => server.closeIdleConnections(), 50).unref();
 }
 process.once('SIGTERM', drain);
 // The orchestrator is gone (crashed or killed): do not outlive it.
