@@ -87,6 +87,14 @@ describe('rotateLedger()', () => {
     expect(rotateLedger(late, session(2), next(3), true, NOW, 30_000).superseded).toEqual({ 1: NOW, 2: NOW });
   });
 
+  it('keeps every version pending through rotations whose cookies reached nobody', () => {
+    const late = rotateLedger(ledger(1), session(1), next(2), false, NOW - 60_000, 30_000);
+    const again = rotateLedger(late, session(2), next(3), false, NOW, 30_000);
+    expect(again.superseded).toEqual({ 1: null, 2: null });
+    // Much later (its token long expired) v1 is still the newest cookie anybody holds: healed and refreshed, not reuse.
+    expect(decide(state(again), request(1), NOW + 2_900_000, policy)).toMatchObject({ action: 'refresh', heal: true });
+  });
+
   it('forgets versions superseded longer than the grace window ago, so they count as reuse', () => {
     const old = ledger(2, { 1: NOW - 40_000 });
     const rotated = rotateLedger(old, session(2), next(3), true, NOW, 30_000);

@@ -308,6 +308,19 @@ describe('revocation is durable', () => {
   });
 });
 
+describe('one refresh at a time', () => {
+  it('joins concurrent requests of one instance into one flight: the store lock is asked for once, not by every request', async () => {
+    const store = memoryStore();
+    let lockAttempts = 0;
+    const counting = { ...store, setIfAbsent: (...args: Parameters<typeof store.setIfAbsent>) => ((lockAttempts += 1), store.setIfAbsent(...args)) };
+    const one = h.instance({ store: counting });
+    const cookie = await h.signIn();
+    const responses = await Promise.all(Array.from({ length: 20 }, () => one.token(cookie)));
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(lockAttempts).toBe(1);
+  });
+});
+
 describe('provider faults', () => {
   it('answers a wrong client secret with 500 configuration_error, logged once with the provider’s code', async () => {
     const cookie = await h.signIn();
