@@ -11,6 +11,8 @@ export default defineConfig({
       { ...shared, test: { name: 'react', root: 'packages/react', environment: 'happy-dom' } },
       { ...shared, test: { name: 'resource', root: 'packages/resource', environment: 'node' } },
       { ...shared, test: { name: 'bff', root: 'packages/bff', environment: 'node', testTimeout: 30_000, hookTimeout: 30_000 } },
+      { ...shared, test: { name: 'idp', root: 'apps/idp', environment: 'node', testTimeout: 30_000 } },
+      { ...shared, test: { name: 'demo', root: 'apps/demo', include: ['lib/**/*.test.ts'], environment: 'node' } },
     ],
   },
 });

@@ -51,6 +51,8 @@ export const demoConfig = {
   // Unset: the verifier finds the JWKS through the provider's discovery document.
   jwksUri: process.env.OIDC_JWKS_URI || undefined,
   graceSeconds: grace ? Number(grace) : undefined,
+  // How many proxies in front of the demo append to X-Forwarded-For (0: the header is ignored).
+  trustProxy: Number(process.env.LATCHKEY_TRUST_PROXY || 0),
   // Set to share sessions' locks, caches and denylist between several demo instances.
   redisUrl: process.env.REDIS_URL || undefined,
   allowInsecureHttp: new URL(issuer).protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(issuer).hostname),

@@ -190,7 +190,7 @@ describe('signing in again in the same browser', () => {
 
   it('never ends a session on a /login that is no person’s navigation (a prefetch, an image)', async () => {
     const cookie = await h.signIn();
-    for (const headers of [
+    for (const headers of <Record<string, string>[]>[
       { 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image', 'sec-fetch-site': 'same-origin' },
       { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', 'sec-purpose': 'prefetch' },
       {},

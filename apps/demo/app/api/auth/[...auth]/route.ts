@@ -1,5 +1,6 @@
-import { nextHandlers } from '@latchkey/bff/next';
-import { bff } from '../../../../lib/auth';
+import { getBff } from '../../../../lib/auth';
 
 export const dynamic = 'force-dynamic';
-export const { GET, POST } = nextHandlers(bff);
+
+export const GET = (request: Request) => getBff().handle(request);
+export const POST = (request: Request) => getBff().handle(request);
