@@ -195,7 +195,7 @@ export class AuthClient {
     const { token, reason, lastError } = this.#snapshot;
     if (token && token.expiresAt > this.#o.now()) return token.value;
     if (reason) throw new AuthClientError(reason, 'Not signed in.');
-    throw lastError ?? new AuthClientError('network_error', 'No access token could be obtained.');
+    throw lastError ?? new AuthClientError('network_error', 'No access token.');
   }
 
   /**
@@ -204,11 +204,9 @@ export class AuthClient {
    * `insufficient_lifetime` when the provider's tokens do not live that long.
    */
   async ensureFresh(minValiditySeconds: number): Promise<string> {
-    let value = await this.getAccessToken();
-    if (this.remainingSeconds() < minValiditySeconds) {
-      await this.#refreshWith('ensureFresh', Math.ceil(minValiditySeconds));
-      value = await this.getAccessToken();
-    }
+    await this.getAccessToken();
+    if (this.remainingSeconds() < minValiditySeconds) await this.#refreshWith('ensureFresh', Math.ceil(minValiditySeconds));
+    const value = await this.getAccessToken();
     const left = this.remainingSeconds();
     if (left < minValiditySeconds) {
       const token = this.#snapshot.token!;
@@ -244,20 +242,16 @@ export class AuthClient {
     const response = await this.#send(input, init, token);
     if (response.status !== 401 || !canRetry || (await classify(response)).kind !== 'refresh') return response;
 
-    let fresh: string;
-    try {
-      // Someone else may have refreshed while this request was out: use theirs. Otherwise ask
-      // for more validity than the rejected token has, so the BFF cannot answer with it again.
-      if (this.#snapshot.token?.value === token) await this.#refreshWith('rejected', Math.ceil(this.remainingSeconds()) + 1);
-      fresh = await this.getAccessToken();
-    } catch {
-      return response;
-    }
+    // Someone else may have refreshed while this request was out: use theirs. Otherwise ask
+    // for more validity than the rejected token has, so the BFF cannot answer with it again.
+    if (this.#snapshot.token?.value === token) await this.#refreshWith('rejected', Math.ceil(this.remainingSeconds()) + 1);
+    // Signed out meanwhile, or no newer token: the 401 stands.
+    const fresh = await this.getAccessToken().catch(() => token);
     if (fresh === token) return response;
     const retried = await this.#send(replay ?? input, init, fresh);
     if (retried.status === 401) {
       const again = await classify(retried);
-      this.#set({ lastError: new AuthClientError('invalid_token', again.description ?? 'The API refused a freshly refreshed access token.', { status: 401 }) });
+      this.#set({ lastError: new AuthClientError('invalid_token', again.description ?? 'The API refused the refreshed token too.', { status: 401 }) });
     }
     return retried;
   };
@@ -292,10 +286,10 @@ export class AuthClient {
     return token ? remainingSeconds(token, this.#o.now()) : 0;
   }
 
+  /** A call to the BFF, with its cookie (fetch's default `credentials: 'same-origin'`) and the CSRF header. */
   #post(route: string, body: object): Promise<Response> {
     return this.#o.fetch(`${this.#o.baseUrl}/${route}`, {
       method: 'POST',
-      credentials: 'same-origin',
       cache: 'no-store',
       headers: { 'content-type': 'application/json', [CSRF_HEADER]: '1' },
       body: JSON.stringify(body),

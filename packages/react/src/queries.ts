@@ -41,8 +41,8 @@ export type UseAuthedSuspenseQueryOptions<TData, TError, TKey extends QueryKey> 
 const META = 'latchkey';
 const isAuthed = (query: Query) => query.meta?.[META] === true;
 
-/** Per query client and auth client: the authed hooks mounted, and the check that ends the watch. */
-const watches = new WeakMap<QueryClient, Map<AuthClient, { mounted: number; release: () => void }>>();
+/** Per query client and auth client: the release of each authed hook mounted. */
+const watches = new WeakMap<QueryClient, Map<AuthClient, () => () => void>>();
 
 /**
  * Removes every authed query from `queryClient` when the user signs out or another user
@@ -52,36 +52,38 @@ const watches = new WeakMap<QueryClient, Map<AuthClient, { mounted: number; rele
  * Returns the hook's release.
  */
 function watch(queryClient: QueryClient, client: AuthClient): () => void {
-  const byClient = watches.get(queryClient) ?? new Map();
+  const byClient = watches.get(queryClient) ?? new Map<AuthClient, () => () => void>();
   watches.set(queryClient, byClient);
-  let w = byClient.get(client);
-  if (!w) {
+  let hold = byClient.get(client);
+  if (!hold) {
     const cache = queryClient.getQueryCache();
     let user = client.getSnapshot().user?.sub;
+    let mounted = 0;
+    const release = () => {
+      if (mounted || cache.getAll().some(isAuthed)) return;
+      offs.forEach((off) => off());
+      byClient.delete(client);
+    };
     const offs = [
       client.subscribe(() => {
         const next = client.getSnapshot().user?.sub;
         if (user !== undefined && next !== user) queryClient.removeQueries({ predicate: isAuthed });
         user = next;
       }),
-      cache.subscribe(() => watching.release()),
+      cache.subscribe(release),
     ];
-    const watching = {
-      mounted: 0,
-      release() {
-        if (watching.mounted || cache.getAll().some(isAuthed)) return;
-        offs.forEach((off) => off());
-        byClient.delete(client);
-      },
-    };
-    byClient.set(client, (w = watching));
+    byClient.set(
+      client,
+      (hold = () => {
+        mounted += 1;
+        return () => {
+          mounted -= 1;
+          release();
+        };
+      }),
+    );
   }
-  const held = w;
-  held.mounted += 1;
-  return () => {
-    held.mounted -= 1;
-    held.release();
-  };
+  return hold();
 }
 
 /** Auth failures are answered by signing in again, never by Query retrying them. */
