@@ -127,7 +127,7 @@ describe('lifetimes', () => {
     expect(response.status).toBe(401);
     expect(await response.json()).toMatchObject({ error: 'session_expired', error_description: expect.stringMatching(/15 minutes without activity/) });
     expect(cleared(response)).toBe(true);
-    expect(t.h.events.some((e) => e.type === 'session_expired' && e.reason === 'idle')).toBe(true);
+    expect((await t.h.eventsOf(cookie)).some((e) => e.type === 'session_expired' && e.reason === 'idle')).toBe(true);
     // It stays ended: an active-looking report afterwards does not revive it.
     expect((await t.h.token(cookie, { idle: 0 })).status).toBe(401);
   });
@@ -148,7 +148,7 @@ describe('lifetimes', () => {
     const response = await t.h.token(current, { idle: 0 });
     expect(response.status).toBe(401);
     expect(await response.json()).toMatchObject({ error: 'session_expired', error_description: expect.stringMatching(/maximum lifetime/) });
-    expect(t.h.events.some((e) => e.type === 'session_expired' && e.reason === 'absolute')).toBe(true);
+    expect((await t.h.eventsOf(cookie)).some((e) => e.type === 'session_expired' && e.reason === 'absolute')).toBe(true);
   });
 });
 

@@ -1,4 +1,5 @@
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, startIdp, type IdpStats, type StartIdpOptions } from '@latchkey/idp';
+import { unsealData } from 'iron-session';
 import { createBff, type Bff } from '../createBff.js';
 import type { BffConfig } from '../config.js';
 import type { BffEvent } from '../events.js';
@@ -37,6 +38,8 @@ export interface Harness {
   /** Another BFF instance on the same provider (same secret and settings unless overridden). */
   instance(options?: Partial<BffConfig>): { bff: Bff; token: Harness['token'] };
   events: BffEvent[];
+  /** The events of one session family only (found from its cookie), so a test never reads another test's. */
+  eventsOf(cookie: string): Promise<BffEvent[]>;
   /** Moves the clock of every BFF instance of this harness forward, e.g. past the access tokens' lifetime. */
   age(seconds: number): void;
   /**
@@ -144,6 +147,10 @@ export async function startHarness(
     bff,
     events,
     age: (seconds) => void (offsetMs += seconds * 1000),
+    async eventsOf(cookie) {
+      const { fid } = await unsealData<{ fid: string }>(cookie, { password: { 1: SECRET } });
+      return events.filter((e) => 'familyId' in e && e.familyId === fid);
+    },
     authorize,
     signIn,
     token: (cookie, body = {}, headers = {}) => post('/api/auth/token', cookie, JSON.stringify(body), headers),
