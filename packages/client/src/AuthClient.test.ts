@@ -34,6 +34,8 @@ function world(options: { lifetime?: number; policy?: RefreshPolicy; locks?: Tab
     }
     if (url.endsWith('/api/auth/logout')) return json(200, { endSessionUrl: 'https://idp.example/end' });
     state.apiCalls += 1;
+    // Sending reads the body; a Request carries its own, which can be read once.
+    const body = init.body ?? (input instanceof Request ? await input.text() : null);
     const auth = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined)).get('authorization');
     state.seen.push([url, auth]);
     if (auth !== `Bearer at-${state.issued}`) {
@@ -41,7 +43,7 @@ function world(options: { lifetime?: number; policy?: RefreshPolicy; locks?: Tab
         'www-authenticate': 'Bearer error="invalid_token", error_description="The access token expired"',
       });
     }
-    return json(200, { ok: true, body: init.body ?? null });
+    return json(200, { ok: true, body });
   });
   const triggers = new TriggerManager(() => undefined);
   let fire: (source: string) => void = () => {};
@@ -243,6 +245,18 @@ describe('AuthClient', () => {
     expect(response.status).toBe(401);
     expect(w.state.apiCalls).toBe(2);
     expect(w.client.getSnapshot().lastError).toMatchObject({ code: 'invalid_token', message: 'audience mismatch' });
+  });
+
+  it('replays a Request from its clone when the API says its token expired', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    w.state.issued += 1;
+    const request = new Request('https://api.example/notes', { method: 'POST', body: '{"a":1}', headers: { 'x-kept': 'yes' } });
+    const response = await w.client.fetch(request);
+    expect(await response.json()).toEqual({ ok: true, body: '{"a":1}' });
+    expect(w.state.seen.map(([, auth]) => auth)).toEqual(['Bearer at-1', 'Bearer at-3']);
+    expect(w.state.tokenCalls).toBe(2);
   });
 
   it('does not retry a request whose body is a stream', async () => {

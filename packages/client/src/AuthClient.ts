@@ -156,7 +156,7 @@ export class AuthClient {
       const channel = (this.#channel = this.#o.channel?.(this.channelName));
       if (channel) channel.onmessage = (event) => this.#onMessage(event.data);
       this.#detach = [
-        this.#o.triggers.subscribe((source) => this.#onTrigger(source)),
+        this.#o.triggers.subscribe((source) => this.#check(source)),
         this.#o.activity.subscribe(() => {
           const at = this.#o.now();
           // Tell the other tabs now and then, so whichever tab refreshes reports it.
@@ -190,8 +190,8 @@ export class AuthClient {
    */
   async getAccessToken(): Promise<string> {
     await this.#flight;
-    const { status, token: held } = this.#snapshot;
-    if (status === 'loading' || (held && this.#isDue(held))) await this.refresh('request');
+    this.#check('request');
+    await this.#flight;
     const { token, reason, lastError } = this.#snapshot;
     if (token && token.expiresAt > this.#o.now()) return token.value;
     if (reason) throw new AuthClientError(reason, 'Not signed in.');
@@ -212,7 +212,7 @@ export class AuthClient {
       const token = this.#snapshot.token!;
       throw new AuthClientError(
         'insufficient_lifetime',
-        `A token valid for ${minValiditySeconds} s was asked for, but the provider issues tokens that live ${Math.round((token.expiresAt - token.receivedAt) / 1000)} s (${Math.floor(left)} s left).`,
+        `A token valid for ${minValiditySeconds} s was asked for, but the provider issues tokens that live ${Math.round((token.expiresAt - token.receivedAt) / 1000)} s.`,
       );
     }
     return value;
@@ -235,12 +235,11 @@ export class AuthClient {
   fetch = async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
     // Any other origin is fetched as it is: no token, and so no refresh or retry for it.
     if (!this.#trusts(input)) return this.#o.fetch(input, init);
-    const replay = input instanceof Request && !input.bodyUsed ? input.clone() : undefined;
-    // A stream body is gone once sent; a Request is replayed from its clone.
-    const canRetry = !(init.body instanceof ReadableStream) && (!(input instanceof Request) || replay);
+    // What a retry sends: a Request is replayed from its clone; a stream body is gone once sent.
+    const replay = !(init.body instanceof ReadableStream) && (input instanceof Request ? !input.bodyUsed && input.clone() : input);
     const token = await this.getAccessToken();
     const response = await this.#send(input, init, token);
-    if (response.status !== 401 || !canRetry || (await classify(response)).kind !== 'refresh') return response;
+    if (response.status !== 401 || !replay || (await classify(response)).kind !== 'refresh') return response;
 
     // Someone else may have refreshed while this request was out: use theirs. Otherwise ask
     // for more validity than the rejected token has, so the BFF cannot answer with it again.
@@ -248,7 +247,7 @@ export class AuthClient {
     // Signed out meanwhile, or no newer token: the 401 stands.
     const fresh = await this.getAccessToken().catch(() => token);
     if (fresh === token) return response;
-    const retried = await this.#send(replay ?? input, init, fresh);
+    const retried = await this.#send(replay, init, fresh);
     if (retried.status === 401) {
       const again = await classify(retried);
       this.#set({ lastError: new AuthClientError('invalid_token', again.description ?? 'The API refused the refreshed token too.', { status: 401 }) });
@@ -268,15 +267,11 @@ export class AuthClient {
    * sign-in asks for credentials again.
    */
   logout = async (options: { endProviderSession?: boolean } = {}): Promise<void> => {
-    let url: unknown;
-    try {
-      const response = await this.#post('logout', {});
-      url = response.ok && ((await response.json()) as { endSessionUrl?: unknown }).endSessionUrl;
-    } catch {
-      // Signed out here all the same; the cookie ends with its lifetime.
-    } finally {
-      this.#end('logged_out', undefined, true);
-    }
+    // Signed out here all the same when the BFF cannot be reached; the cookie ends with its lifetime.
+    const url: unknown = await this.#post('logout', {})
+      .then((response) => response.ok && response.json())
+      .then((body) => body?.endSessionUrl, () => undefined);
+    this.#end('logged_out', undefined, true);
     if (options.endProviderSession && typeof url === 'string') this.#o.navigate(url);
   };
 
@@ -309,7 +304,7 @@ export class AuthClient {
   }
 
   #send(input: RequestInfo | URL, init: RequestInit, token: string): Promise<Response> {
-    const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+    const headers = new Headers(init.headers ?? (input as Request).headers);
     headers.set('authorization', `Bearer ${token}`);
     return this.#o.fetch(input, { ...init, headers });
   }
@@ -331,15 +326,18 @@ export class AuthClient {
   }
 
   async #callBff(trigger: string, minValidity: number | undefined): Promise<void> {
-    const body: TokenRequestBody = { idle: Math.max(0, Math.floor((this.#o.now() - this.#input) / 1000)) };
-    if (minValidity !== undefined) body.minValidity = Math.min(86_400, minValidity);
+    const body: TokenRequestBody = {
+      idle: Math.max(0, Math.floor((this.#o.now() - this.#input) / 1000)),
+      // JSON leaves out an undefined minValidity.
+      minValidity: minValidity && Math.min(86_400, minValidity),
+    };
     let response: Response;
     try {
       response = await this.#post('token', body);
     } catch (cause) {
       return this.#temporaryFailure(new AuthClientError('network_error', 'The sign-in service could not be reached.', { cause }), trigger);
     }
-    const json = (await response.clone().json().catch(() => undefined)) as TokenResponseBody | undefined;
+    const json = (await response.json().catch(() => undefined)) as TokenResponseBody | undefined;
     if (response.ok && typeof json?.accessToken === 'string' && typeof json.expiresIn === 'number' && json.user) {
       const token: AccessToken = { value: json.accessToken, ...tokenTiming(this.#o.now(), json.expiresIn), scope: json.scope };
       this.#broadcast({ t: 'token', from: this.tabId, token, user: json.user });
@@ -411,7 +409,8 @@ export class AuthClient {
     return this.#o.now() >= refreshDueAt(token, this.#o.policy);
   }
 
-  #onTrigger(source: string) {
+  /** Refreshes now when the session is still loading or the token is due (or, back online, after a failure). */
+  #check(source: string) {
     const { token, status, lastError } = this.#snapshot;
     if (status === 'loading' || (token && this.#isDue(token)) || (lastError && source === 'online')) {
       void this.refresh(source);
@@ -478,7 +477,7 @@ function toOrigin(entry: string): string {
   } catch {
     // Not a URL at all: refused below.
   }
-  throw new AuthClientError('configuration_error', `apiOrigins: "${entry}" is not an origin (scheme://host[:port]).`);
+  throw new AuthClientError('configuration_error', `apiOrigins: "${entry}" is not an origin.`);
 }
 
 /** Classifies an answer, reading its JSON body from a clone so the caller can still read it. */

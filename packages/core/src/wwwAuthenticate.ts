@@ -25,9 +25,10 @@ export function parseWwwAuthenticate(header: string | null | undefined): Challen
     /[\s,]*([!#$%&'*+.^_`|~\w-]+)(?:[ \t]*=[ \t]*(?:"((?:[^"\\]|\\[^])*)"|([!#$%&'*+.^_`|~\w-]+))|[ \t]+([\w.~+/-]+=*)(?=[ \t]*(?:,|$))|(?![!#$%&'*+.^_`|~\w-]|[ \t]*=))/y;
   for (let m; (m = step.exec(header ?? '')); ) {
     const [, name = '', quoted, token, token68] = m;
+    const key = name.toLowerCase();
     const value = quoted?.replace(/\\([^])/g, '$1') ?? token;
-    if (value === undefined) challenges.push((current = { scheme: name.toLowerCase(), params: {}, ...(token68 && { token68 }) }));
-    else if (current) current.params[name.toLowerCase()] = value;
+    if (value === undefined) challenges.push((current = { scheme: key, params: {}, ...(token68 && { token68 }) }));
+    else if (current) current.params[key] = value;
     else break;
   }
   return challenges;

@@ -100,13 +100,10 @@ function useAuthed<O extends { queryFn: AuthedQueryFn<never, never>; meta?: Reco
   useEffect(() => watch(queryClient, client), [client, queryClient]);
   const { queryFn, meta } = options;
   return {
-    client,
-    options: {
-      retry,
-      ...options,
-      meta: { ...meta, [META]: true },
-      queryFn: (context: object) => queryFn({ ...context, fetch: client.fetch, ensureFresh: (s: number) => client.ensureFresh(s) } as never),
-    },
+    retry,
+    ...options,
+    meta: { ...meta, [META]: true },
+    queryFn: (context: object) => queryFn({ ...context, fetch: client.fetch, ensureFresh: (s: number) => client.ensureFresh(s) } as never),
   };
 }
 
@@ -118,7 +115,8 @@ function useAuthed<O extends { queryFn: AuthedQueryFn<never, never>; meta?: Reco
 export function useAuthedQuery<TData = unknown, TError = Error, TKey extends QueryKey = QueryKey>(
   options: UseAuthedQueryOptions<TData, TError, TKey>,
 ): UseQueryResult<TData, TError> {
-  const { client, options: authed } = useAuthed(options as never);
+  const authed = useAuthed(options as never);
+  const client = useAuthClient();
   const signedIn = useSyncExternalStore(client.subscribe, () => client.getSnapshot().status, () => 'loading') === 'authenticated';
   const { enabled } = options;
   return useQuery({
@@ -136,7 +134,7 @@ export function useAuthedQuery<TData = unknown, TError = Error, TKey extends Que
 export function useAuthedSuspenseQuery<TData = unknown, TError = Error, TKey extends QueryKey = QueryKey>(
   options: UseAuthedSuspenseQueryOptions<TData, TError, TKey>,
 ): UseSuspenseQueryResult<TData, TError> {
-  return useSuspenseQuery(useAuthed(options as never).options as UseSuspenseQueryOptions<TData, TError, TData, TKey>);
+  return useSuspenseQuery(useAuthed(options as never) as UseSuspenseQueryOptions<TData, TError, TData, TKey>);
 }
 
 export type UseAuthedMutationOptions<TData, TError, TVariables, TContext> = Omit<
