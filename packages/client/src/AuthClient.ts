@@ -189,7 +189,7 @@ export class AuthClient {
    * `login_required` when signed out.
    */
   async getAccessToken(): Promise<string> {
-    await this.#flight;
+    // Starts a refresh when one is due, or joins the one under way.
     this.#check('request');
     await this.#flight;
     const { token, reason, lastError } = this.#snapshot;
