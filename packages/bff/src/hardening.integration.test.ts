@@ -8,28 +8,11 @@ import type { BffEvent } from './events.js';
 import { redisStore } from './redis.js';
 import type { SessionData } from './session.js';
 import { memoryStore } from './store.js';
-import { APP, Jar, SECRET, sessionCookieFrom, startHarness, type Harness } from './test/harness.js';
+import { APP, Jar, postTo, SECRET, sessionCookieFrom, startHarness, type Harness } from './test/harness.js';
 import { startRedis, type RedisServer } from './test/redisServer.js';
 
 const unseal = (cookie: string) => unsealData<SessionData>(cookie, { password: { 1: SECRET } });
 const cleared = (response: Response) => /__Host-latchkey=;.*Max-Age=0/i.test(response.headers.getSetCookie().join('\n'));
-const postTo = (bff: { handle(r: Request): Promise<Response> }, path: string, cookie: string | undefined, body: BodyInit = '{}', headers: Record<string, string> = {}) =>
-  bff.handle(
-    new Request(`${APP}${path}`, {
-      method: 'POST',
-      body,
-      headers: {
-        'content-type': 'application/json',
-        'x-latchkey': '1',
-        'sec-fetch-site': 'same-origin',
-        ...(cookie ? { cookie: `__Host-latchkey=${cookie}` } : {}),
-        ...headers,
-      },
-      // Node needs this for a streamed body.
-      ...(body instanceof ReadableStream && { duplex: 'half' }),
-    } as RequestInit),
-  );
-
 /** A small HTTP server on a free port (a misbehaving provider, for configuration faults). */
 async function serve(handler: (path: string, issuer: string) => { status: number; body: string; type?: string }): Promise<{ issuer: string; close(): Promise<void> }> {
   let issuer = '';

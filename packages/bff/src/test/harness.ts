@@ -87,20 +87,6 @@ export async function startHarness(
 
   const get = (path: string, cookie?: string, headers: Record<string, string> = {}) =>
     bff.handle(new Request(`${APP}${path}`, { headers: { ...headers, ...(cookie ? { cookie } : {}) } }));
-  const postTo = (target: Bff, path: string, cookie: string | undefined, body = '{}', headers: Record<string, string> = {}) =>
-    target.handle(
-      new Request(`${APP}${path}`, {
-        method: 'POST',
-        body,
-        headers: {
-          'content-type': 'application/json',
-          'x-latchkey': '1',
-          'sec-fetch-site': 'same-origin',
-          ...(cookie ? { cookie: `__Host-latchkey=${cookie}` } : {}),
-          ...headers,
-        },
-      }),
-    );
   const post = (path: string, cookie: string | undefined, body?: string, headers?: Record<string, string>) => postTo(bff, path, cookie, body, headers);
 
   /** Goes through /login and the provider's login form; answers the callback URL and the transaction cookie, unused. */
@@ -162,6 +148,25 @@ export async function startHarness(
     get,
     close: () => idp.close(),
   };
+}
+
+/** Sends a POST to a BFF as the SPA does: CSRF header, JSON, same-origin Fetch Metadata, and the session cookie. */
+export function postTo(target: Pick<Bff, 'handle'>, path: string, cookie: string | undefined, body: BodyInit = '{}', headers: Record<string, string> = {}) {
+  return target.handle(
+    new Request(`${APP}${path}`, {
+      method: 'POST',
+      body,
+      headers: {
+        'content-type': 'application/json',
+        'x-latchkey': '1',
+        'sec-fetch-site': 'same-origin',
+        ...(cookie ? { cookie: `__Host-latchkey=${cookie}` } : {}),
+        ...headers,
+      },
+      // Node needs this for a streamed body.
+      ...(body instanceof ReadableStream && { duplex: 'half' }),
+    } as RequestInit),
+  );
 }
 
 /** The session cookie value a response sets, if any. */
