@@ -420,6 +420,19 @@ describe('AuthClient lifecycle', () => {
     vi.mocked(Math.random).mockRestore();
   });
 
+  it('does not retry on a timer when the BFF answers 500 configuration_error: keeps the token, says why, waits for the next trigger', async () => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    w.state.tokenAnswer = () =>
+      new Response('{"error":"configuration_error","error_description":"Sign-in is misconfigured on the server"}', { status: 500 });
+    const before = w.state.tokenCalls;
+    await w.client.refresh('manual');
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(w.state.tokenCalls - before).toBe(1);
+    expect(w.client.getSnapshot()).toMatchObject({ status: 'authenticated', lastError: { code: 'configuration_error' } });
+  });
+
   it('reports how long ago a person last used the page, so timers never count as use', async () => {
     const w = world();
     w.client.mount();

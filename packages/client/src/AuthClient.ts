@@ -380,8 +380,9 @@ export class AuthClient {
   #temporaryFailure(error: AuthClientError, trigger: string) {
     this.#set({ lastError: error });
     this.#emit('refreshFailed', { error, trigger });
-    // Offline, the `online` trigger retries; a timer would only spin.
-    if (!this.#o.isOnline()) return this.#cancelTimer();
+    // Offline, the `online` trigger retries; a timer would only spin. A 500 (the BFF is
+    // misconfigured, `configuration_error`) does not pass by waiting: no retry loop in every tab.
+    if (!this.#o.isOnline() || error.status === 500) return this.#cancelTimer();
     // Equal jitter: wait between half and all of the step (1 s, 2 s, 4 s… up to 60 s), so
     // clients that failed together spread out, yet none retries at once (full jitter may wait
     // 0 ms). A Retry-After is the least wait, never cut short by the jitter.
