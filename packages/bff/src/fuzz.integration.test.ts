@@ -64,15 +64,19 @@ type BodySpec =
   | { kind: 'bytes'; bytes: Uint8Array }
   | { kind: 'repeat'; prefix: string; char: string; size: number; suffix: string };
 type RealParam = 'code' | 'state' | 'iss' | 'error';
-/** The headers the CSRF gate reads, each present or not, mostly right when present. */
-type GateHeaders = Partial<Record<'x-latchkey' | 'content-type' | 'sec-fetch-site' | 'origin', string>>;
+/** The headers the BFF's gates read (CSRF, Fetch Metadata of a navigation), each present or not, mostly right when present. */
+type GateHeaders = Partial<Record<'x-latchkey' | 'content-type' | 'sec-fetch-site' | 'origin' | 'sec-fetch-mode' | 'sec-fetch-dest', string>>;
 
 interface Spec {
   method: string;
   path: string;
   query: QueryParam[];
-  /** Start the query with these of the real `code`, `state` and `iss` of this run's sign-in (and a provider `error`), in this order. */
-  realCallback: RealParam[];
+  /**
+   * Start the query with these of the provider's parameters for this run's sign-in: its real
+   * `code`, `state` and `iss` (and an `error=access_denied`), or each with an empty value; in this
+   * order, repeats allowed.
+   */
+  realCallback: { key: RealParam; empty: boolean }[];
   /**
    * Callbacks only: first start a sign-in with `GET /login?returnTo=…` and answer as the provider
    * would for it (its state, no valid code), so whatever returnTo /login let through meets the
@@ -118,12 +122,12 @@ const queryValue: fc.Arbitrary<QueryValue> = fc.oneof(
   fc.constantFrom<QueryValue>({ real: 'code' }, { real: 'state' }, { real: 'iss' }),
   returnTo,
   anyText,
-  fc.constantFrom('access_denied', 'login_required', 'server_error', 'invalid_request', 'https://evil.example', '%ff%fe', '%00', '%', '+'),
+  fc.constantFrom('', 'access_denied', 'login_required', 'server_error', 'invalid_request', 'https://evil.example', '%ff%fe', '%00', '%', '+'),
   fc.integer({ min: 2000, max: 12_000 }).map((n) => 's'.repeat(n)),
 );
 const encoding = fc.constantFrom<Encoding>('raw', 'component', 'double', 'slashes', 'plus');
 const param = (keys: fc.Arbitrary<string>): fc.Arbitrary<QueryParam> =>
-  fc.record({ key: keys, value: fc.option(queryValue, { freq: 12, nil: null }), encode: encoding });
+  fc.record({ key: keys, value: fc.option(queryValue, { freq: 5, nil: null }), encode: encoding });
 const callbackKeys = fc.oneof(
   { arbitrary: fc.constantFrom('code', 'state', 'iss', 'error', 'error_description', 'error_uri', 'session_state', 'response', 'returnTo'), weight: 5 },
   { arbitrary: token, weight: 1 },
@@ -162,7 +166,9 @@ const HEADER_VALUES: Record<string, readonly string[]> = {
   ],
   'content-length': ['0', '1', '2', '4096', '4097', '99999999', '-1', 'abc', '1e9', ' 5', '', '18446744073709551616'],
   'sec-fetch-site': ['same-origin', 'same-site', 'cross-site', 'none', 'SAME-ORIGIN', 'same-origin, cross-site', ''],
-  'sec-fetch-mode': ['cors', 'navigate', 'no-cors'],
+  'sec-fetch-mode': ['cors', 'navigate', 'no-cors', 'same-origin', 'websocket'],
+  'sec-fetch-dest': ['document', 'empty', 'iframe', 'image', 'script'],
+  'sec-purpose': ['prefetch', 'prefetch;prerender'],
   origin: [APP, 'null', 'https://evil.example', `${APP}/`, 'http://localhost:3001', 'https://localhost:3000', 'http://evil.localhost:3000', 'HTTP://LOCALHOST:3000', ''],
   referer: [`${APP}/notes`, 'https://evil.example/'],
   'x-forwarded-for': ['1.2.3.4', '1.2.3.4, 5.6.7.8', '', 'garbage', '::1', '999.999.999.999', Array.from({ length: 200 }, (_, i) => `10.0.0.${i % 256}`).join(', ')],
@@ -181,6 +187,8 @@ const gate: fc.Arbitrary<GateHeaders> = fc.record(
     'content-type': fc.oneof({ arbitrary: fc.constantFrom('application/json', 'application/json; charset=utf-8'), weight: 3 }, fc.constantFrom(...HEADER_VALUES['content-type']!)),
     'sec-fetch-site': fc.oneof({ arbitrary: fc.constant('same-origin'), weight: 3 }, fc.constantFrom(...HEADER_VALUES['sec-fetch-site']!)),
     origin: fc.oneof({ arbitrary: fc.constant(APP), weight: 3 }, fc.constantFrom(...HEADER_VALUES.origin!)),
+    'sec-fetch-mode': fc.constantFrom(...HEADER_VALUES['sec-fetch-mode']!),
+    'sec-fetch-dest': fc.constantFrom(...HEADER_VALUES['sec-fetch-dest']!),
   },
   { requiredKeys: [] },
 );
@@ -248,7 +256,17 @@ function specs(route: string, own: 'GET' | 'POST', path: fc.Arbitrary<string>, k
     query: fc.array(param(keys), { maxLength: route === 'login' || route === 'callback' ? 4 : 2 }),
     realCallback:
       route === 'callback'
-        ? fc.oneof(fc.constant<RealParam[]>(['code', 'state', 'iss']), fc.constant<RealParam[]>(['state', 'iss', 'error']), { arbitrary: fc.shuffledSubarray<RealParam>(['code', 'state', 'iss', 'error']), weight: 2 })
+        ? fc.oneof(
+            fc.constant(['code', 'state', 'iss'].map((key) => ({ key: key as RealParam, empty: false }))),
+            fc.constant(['state', 'iss', 'error'].map((key) => ({ key: key as RealParam, empty: false }))),
+            {
+              arbitrary: fc.array(
+                fc.record({ key: fc.constantFrom<RealParam>('code', 'state', 'iss', 'error'), empty: fc.oneof({ arbitrary: fc.constant(false), weight: 4 }, fc.constant(true)) }),
+                { minLength: 1, maxLength: 5 },
+              ),
+              weight: 3,
+            },
+          )
         : fc.constant([]),
     loginFirst: route === 'callback' ? fc.option(fc.record({ returnTo, encode: encoding }), { freq: 2, nil: null }) : fc.constant(null),
     gate,
@@ -439,7 +457,7 @@ async function build(spec: Spec, world: World, started?: SignIn): Promise<Built>
   const real = { code: signIn.code, state: signIn.state, iss: signIn.iss, error: 'access_denied' };
 
   const params: string[] = [];
-  for (const key of spec.realCallback) params.push(`${key}=${encodeURIComponent(real[key])}`);
+  for (const { key, empty } of spec.realCallback) params.push(`${key}=${empty ? '' : encodeURIComponent(real[key])}`);
   for (const p of spec.query) {
     const value = p.value === null ? null : typeof p.value === 'string' ? p.value : real[p.value.real];
     params.push(value === null ? encode(p.key, p.encode) : `${encode(p.key, p.encode)}=${encode(value, p.encode)}`);
