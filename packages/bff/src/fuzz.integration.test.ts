@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isUserNavigation } from './routes/login.js';
 import { APP, sessionCookieFrom, startHarness, type Harness } from './test/harness.js';
 
 /**
@@ -441,6 +442,8 @@ function isTokenBody(bytes: Uint8Array): boolean {
 function legitimate(request: Request, bytes: Uint8Array, signIn: { code: string; state: string }, carriesItsTransaction: boolean): Built['legit'] {
   const url = new URL(request.url);
   if (request.method === 'POST' && url.pathname === '/api/auth/logout' && passesCsrf(request)) return 'logout';
+  // A person following a sign-in link while signed in ends that session first (see routes/login.ts).
+  if (request.method === 'GET' && url.pathname === '/api/auth/login' && isUserNavigation(request)) return 'logout';
   if (request.method === 'POST' && url.pathname === '/api/auth/token' && passesCsrf(request) && isTokenBody(bytes)) return 'token';
   if (url.searchParams.getAll('code').includes(signIn.code) && url.searchParams.getAll('state').includes(signIn.state) && carriesItsTransaction) {
     return 'sign-in';

@@ -175,7 +175,9 @@ describe('signing in again in the same browser', () => {
     const cookie = await h.signIn();
     for (const headers of <Record<string, string>[]>[
       { 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image', 'sec-fetch-site': 'same-origin' },
-      { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', 'sec-purpose': 'prefetch' },
+      { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', 'sec-fetch-site': 'same-origin', 'sec-purpose': 'prefetch' },
+      // A sibling site on the same registrable domain receives the Strict cookie too.
+      { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', 'sec-fetch-site': 'same-site' },
       {},
     ]) {
       const login = await h.get('/api/auth/login', `__Host-latchkey=${cookie}`, headers);

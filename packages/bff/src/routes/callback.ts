@@ -36,7 +36,7 @@ export const callback: Route = {
     if (!tx || tx.state !== state) {
       return fail(new BffError('missing_transaction', 400, 'No sign-in with this state is in progress in this browser (it expired or was already used). Start again.'));
     }
-    if (!url.searchParams.has('error') && !url.searchParams.get('code')) {
+    if (!url.searchParams.get('error') && !url.searchParams.get('code')) {
       return fail(new BffError('invalid_request', 400, 'The sign-in response carries neither a code nor an error. Start again.'), txName);
     }
     // From here on this transaction is spent, whatever happens.

@@ -58,10 +58,16 @@ export const login: Route = {
   },
 };
 
-/** A top-level navigation a person made: Fetch Metadata says document navigation and nothing speculative. */
-function isUserNavigation(request: Request): boolean {
+/**
+ * A top-level navigation a person made from this app (or typed in): Fetch Metadata says a
+ * same-origin or direct document navigation and nothing speculative. A sibling site that
+ * receives the Strict cookie too cannot use it to sign anyone out.
+ */
+export function isUserNavigation(request: Request): boolean {
   const h = request.headers;
+  const site = h.get('sec-fetch-site');
   return (
+    (site === 'same-origin' || site === 'none') &&
     h.get('sec-fetch-mode') === 'navigate' &&
     h.get('sec-fetch-dest') === 'document' &&
     h.get('sec-purpose') === null &&
