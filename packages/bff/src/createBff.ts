@@ -23,7 +23,7 @@ export interface Bff {
   /**
    * Who is signed in according to a `Cookie` header, without any token (for server
    * components, which cannot set cookies: a family the store does not know is confirmed with
-   * the provider by a refresh whose new cookie stays pending, so the browser's cookie keeps working).
+   * the provider by a refresh; its new cookie stays pending, so the browser's cookie keeps healing).
    */
   getSession(cookieHeader: string | null): Promise<SessionUser | undefined>;
   /**
@@ -127,7 +127,7 @@ export function createBff(options: BffConfig): Bff {
     const presented = await sealer.unseal(raw, isSessionData);
     if (!presented) return undefined;
     try {
-      const confirmed = await tokens.confirm(presented, false);
+      const confirmed = await tokens.confirm(presented);
       if (!confirmed) return undefined;
       return confirmed === 'signed_in' ? presented.user : confirmed.session.user;
     } catch {
@@ -140,7 +140,9 @@ export function createBff(options: BffConfig): Bff {
     handle,
     getSession,
     revokeUser: (sub) => tokens.revokeUser(sub),
-    revokeFamily: (familyId) => tokens.revokeFamily(familyId, 'revoke_family'),
+    revokeFamily: async (familyId) => {
+      await tokens.revokeFamily(familyId, 'revoke_family');
+    },
     config: publicConfig(resolved),
   };
 }

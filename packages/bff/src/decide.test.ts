@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decide, type Decision, type FamilyState, type Policy, type TokenRequest } from './decide.js';
-import { rotateLedger, type FamilyLedger } from './ledger.js';
+import { confirmLedger, rotateLedger, type FamilyLedger } from './ledger.js';
 import type { SessionData } from './session.js';
 
 const NOW = 1_800_000_000_000;
@@ -28,6 +28,7 @@ const request = (v: number, extra: Partial<TokenRequest> = {}): TokenRequest => 
 /** One row per rule, in the order decide() checks them. */
 const rows: [string, FamilyState, TokenRequest, Decision][] = [
   ['1. a revoked family is rejected, even with a good cached token', state(ledger(1), { revoked: 'logout' }), request(1), { action: 'reject', code: 'session_revoked', reason: 'revoked' }],
+  ['1. a family that ran out (expiry, invalid_grant) stays expired, not revoked', state(ledger(1), { revoked: 'invalid_grant' }), request(1), { action: 'reject', code: 'session_expired', reason: 'ended' }],
   ['2. past the absolute lifetime it is rejected, counted from creation', state(undefined), request(1, { presented: session(1, { ca: S - 3600 }) }), { action: 'reject', code: 'session_expired', reason: 'absolute' }],
   ['2. the ledger’s creation time wins over the cookie’s', state({ ...ledger(1), session: session(1, { ca: S - 3601 }) }), request(1), { action: 'reject', code: 'session_expired', reason: 'absolute' }],
   ['3. idle longer than allowed is rejected', state(idleLedger), request(1, { idle: 901, presented: session(1, { la: S - 1000 }) }), { action: 'reject', code: 'session_expired', reason: 'idle' }],
@@ -71,40 +72,50 @@ describe('decide()', () => {
   });
 });
 
-describe('rotateLedger()', () => {
+describe('rotateLedger() and confirmLedger()', () => {
   const next = (v: number) => ({ session: session(v), cookie: `sealed-v${v}`, token: ledger(v).token! });
 
-  it('starts the grace clock of the version it supersedes when the new cookie goes out', () => {
-    expect(rotateLedger(ledger(1), session(1), next(2), true, NOW, 30_000).superseded).toEqual({ 1: NOW });
+  it('leaves the version it supersedes pending: handing out a cookie proves nothing, it may never arrive', () => {
+    expect(rotateLedger(ledger(1), session(1), next(2), 1, NOW, 30_000).superseded).toEqual({ 1: null });
+    // Long after (the response was lost, the laptop slept), v1 is still the newest cookie anybody holds.
+    const lost = rotateLedger(ledger(1), session(1), next(2), 1, NOW, 30_000);
+    expect(decide(state(lost), request(1), NOW + 2_000_000, policy)).toMatchObject({ heal: true });
   });
 
-  it('leaves the superseded version pending when nobody received the new cookie', () => {
-    expect(rotateLedger(ledger(1), session(1), next(2), false, NOW, 30_000).superseded).toEqual({ 1: null });
+  it('starts the grace clock of every pending version below the one that comes back', () => {
+    const twice = rotateLedger(rotateLedger(ledger(1), session(1), next(2), 1, NOW - 60_000, 30_000), session(2), next(3), 1, NOW - 50_000, 30_000);
+    expect(twice.superseded).toEqual({ 1: null, 2: null });
+    expect(confirmLedger(twice, 3, NOW)!.superseded).toEqual({ 1: NOW, 2: NOW });
+    expect(confirmLedger(twice, 2, NOW)!.superseded).toEqual({ 1: NOW, 2: null });
+    expect(confirmLedger(confirmLedger(twice, 3, NOW)!, 3, NOW + 1)).toBeUndefined();
   });
 
-  it('starts the grace clock of every pending version once a newer cookie is delivered', () => {
-    const late = rotateLedger(ledger(1), session(1), next(2), false, NOW - 60_000, 30_000);
-    expect(rotateLedger(late, session(2), next(3), true, NOW, 30_000).superseded).toEqual({ 1: NOW, 2: NOW });
+  it('asks the shell to confirm when a newer version comes back while older ones are pending', () => {
+    expect(decide(state(ledger(2, { 1: null })), request(2), NOW, policy)).toEqual({ action: 'serve', heal: false, confirm: true });
+    expect(decide(state(ledger(2, { 1: NOW - 1_000 })), request(2), NOW, policy)).toEqual({ action: 'serve', heal: false });
   });
 
-  it('keeps every version pending through rotations whose cookies reached nobody', () => {
-    const late = rotateLedger(ledger(1), session(1), next(2), false, NOW - 60_000, 30_000);
-    const again = rotateLedger(late, session(2), next(3), false, NOW, 30_000);
-    expect(again.superseded).toEqual({ 1: null, 2: null });
-    // Much later (its token long expired) v1 is still the newest cookie anybody holds: healed and refreshed, not reuse.
-    expect(decide(state(again), request(1), NOW + 2_900_000, policy)).toMatchObject({ action: 'refresh', heal: true });
+  it('confirms the versions below the presented one when it rotates for a request', () => {
+    // A request with v2 needs a refresh: v1 is outdated from now, v2 pending until v3 comes back.
+    expect(rotateLedger(ledger(2, { 1: null }), session(2), next(3), 2, NOW, 30_000).superseded).toEqual({ 1: NOW, 2: null });
   });
 
-  it('forgets versions superseded longer than the grace window ago, so they count as reuse', () => {
+  it('then treats a version outdated longer than the grace window as reuse', () => {
+    const confirmed = confirmLedger(rotateLedger(ledger(1), session(1), next(2), 1, NOW, 30_000), 2, NOW)!;
+    expect(decide(state(confirmed), request(1), NOW + 31_000, policy)).toMatchObject({ action: 'reject', reason: 'reuse' });
+    expect(decide(state(confirmed), request(1), NOW + 29_000, policy)).toMatchObject({ action: 'serve', heal: true, staleMs: 29_000 });
+  });
+
+  it('forgets versions outdated longer than the grace window ago, so they count as reuse', () => {
     const old = ledger(2, { 1: NOW - 40_000 });
-    const rotated = rotateLedger(old, session(2), next(3), true, NOW, 30_000);
-    expect(rotated.superseded).toEqual({ 2: NOW });
+    const rotated = rotateLedger(old, session(2), next(3), 2, NOW, 30_000);
+    expect(rotated.superseded).toEqual({ 2: null });
     expect(decide(state(rotated), request(1), NOW, policy)).toMatchObject({ action: 'reject', reason: 'reuse' });
   });
 
   it('keeps the ID token when a refresh brings none', () => {
     const withId = { ...ledger(1), idToken: 'id1' };
-    expect(rotateLedger(withId, session(1), next(2), true, NOW, 30_000).idToken).toBe('id1');
-    expect(rotateLedger(withId, session(1), { ...next(2), idToken: 'id2' }, true, NOW, 30_000).idToken).toBe('id2');
+    expect(rotateLedger(withId, session(1), next(2), 1, NOW, 30_000).idToken).toBe('id1');
+    expect(rotateLedger(withId, session(1), { ...next(2), idToken: 'id2' }, 1, NOW, 30_000).idToken).toBe('id2');
   });
 });

@@ -36,14 +36,22 @@ export interface Policy {
 /** What to do with a request for a token. */
 export type Decision =
   | { action: 'reject'; code: 'session_revoked'; reason: 'revoked' | 'reuse'; currentVersion?: number }
-  | { action: 'reject'; code: 'session_expired'; reason: 'absolute' | 'idle' }
+  /** `ended`: the family already ended by expiry or the provider's `invalid_grant`; nothing more to do. */
+  | { action: 'reject'; code: 'session_expired'; reason: 'absolute' | 'idle' | 'ended' }
   | { action: 'fail'; retryAfter: number; message: string }
-  /** Answer with the newest cached token; `heal` also sends the newest cookie (the presented one is behind by `staleMs`). */
-  | { action: 'serve'; heal: boolean; staleMs?: number }
+  /**
+   * Answer with the newest cached token; `heal` also sends the newest cookie (the presented one
+   * has been outdated for `staleMs`). `confirm`: the presented version proves older pending
+   * versions outdated; record that (it starts their grace clock).
+   */
+  | { action: 'serve'; heal: boolean; staleMs?: number; confirm?: true }
   /** Redeem the refresh token: the newest one in the ledger, or (`adopt`) the presented cookie's, for a family the store does not know. */
   | { action: 'refresh'; adopt: boolean; heal: boolean; staleMs?: number }
   /** Another request is refreshing this family: wait for its rotation or its failure. */
   | { action: 'wait' };
+
+/** Denylist reasons that mean the session ran out rather than was taken away. */
+const ENDED = new Set(['expired', 'invalid_grant']);
 
 /** A token issued less than this share of its lifetime ago is as fresh as the provider makes them. */
 const FRESH_SHARE = 0.25;
@@ -58,7 +66,7 @@ const FRESH_MAX_SECONDS = 30;
  * 1. revoked → reject `session_revoked`;
  * 2. past the absolute lifetime → reject `session_expired` (absolute);
  * 3. idle longer than allowed → reject `session_expired` (idle);
- * 4. the presented version was superseded longer than the grace window ago → reject `session_revoked` (reuse);
+ * 4. the presented version has been outdated (a newer one came back) longer than the grace window → reject `session_revoked` (reuse);
  * 5. the cached token of the newest version has `minValidity` left (capped at what a fresh
  *    token can give), or a rotation happened while this request waited → serve it (heal when behind);
  * 6. a provider failure is shared right now → fail with it;
@@ -68,7 +76,9 @@ const FRESH_MAX_SECONDS = 30;
 export function decide(state: FamilyState, request: TokenRequest, now: number, policy: Policy): Decision {
   const { ledger, revoked } = state;
   const { presented } = request;
-  if (revoked !== undefined) return { action: 'reject', code: 'session_revoked', reason: 'revoked' };
+  if (revoked !== undefined) {
+    return ENDED.has(revoked) ? { action: 'reject', code: 'session_expired', reason: 'ended' } : { action: 'reject', code: 'session_revoked', reason: 'revoked' };
+  }
 
   const createdAt = ledger?.session.ca ?? presented.ca;
   const nowSeconds = Math.floor(now / 1000);
@@ -104,7 +114,12 @@ export function decide(state: FamilyState, request: TokenRequest, now: number, p
     const freshest = token.lifetime - Math.min(FRESH_MAX_SECONDS, token.lifetime * FRESH_SHARE);
     const rotatedWhileWaiting = request.waitingSince !== undefined && newest > request.waitingSince;
     if (left >= Math.min(request.minValidity, freshest) || rotatedWhileWaiting) {
-      return behind ? { action: 'serve', heal: true, staleMs: staleMs! } : { action: 'serve', heal: false };
+      const confirm = Object.entries(ledger.superseded).some(([v, at]) => at === null && Number(v) < presented.v);
+      return {
+        action: 'serve',
+        ...(behind ? { heal: true, staleMs: staleMs! } : { heal: false }),
+        ...(confirm && { confirm }),
+      };
     }
   }
 

@@ -8,7 +8,6 @@ export type BffEvent =
   /** `late`: the provider answered after its caller had been told 503. `delivered: false`: nobody got the new cookie yet (late, or a server component). */
   | { type: 'token_refreshed'; familyId: string; version: number; upstreamMs: number; rotated: boolean; late?: boolean; delivered?: false }
   | { type: 'refresh_failed'; familyId: string; reason: string; shared?: boolean }
-  | { type: 'cookie_healed'; familyId: string; fromVersion: number; toVersion: number }
   /** A cookie already superseded was presented and healed inside the grace window: a lagging tab, or a thief racing the owner. */
   | { type: 'stale_cookie_healed'; familyId: string; fromVersion: number; toVersion: number; ageMs: number }
   | { type: 'reuse_detected'; familyId: string; presentedVersion: number; currentVersion: number }
@@ -19,7 +18,9 @@ export type BffEvent =
   | { type: 'logged_out'; familyId: string }
   /** The provider refused the BFF itself (wrong secret, unknown client, bad endpoint): an operator must act. */
   | { type: 'configuration_error'; step: string; providerCode: string }
-  | { type: 'store_unavailable'; operation: string };
+  | { type: 'store_unavailable'; operation: string }
+  /** The provider could not revoke a refresh token (down, or no revocation endpoint answered): the family is denylisted here only. */
+  | { type: 'revocation_failed'; familyId: string; reason: string };
 
 /**
  * The default `onEvent`: one JSON object per line with a timestamp and a level, ready for
@@ -28,7 +29,7 @@ export type BffEvent =
  * createBff({ ..., onEvent: jsonLinesLogger((line) => process.stderr.write(line + '\n')) });
  */
 export function jsonLinesLogger(write: (line: string) => void = (line) => console.log(line)): (event: BffEvent) => void {
-  const warn = new Set(['reuse_detected', 'session_revoked', 'rate_limited', 'csrf_rejected', 'refresh_failed', 'stale_cookie_healed', 'store_unavailable']);
+  const warn = new Set(['reuse_detected', 'session_revoked', 'rate_limited', 'csrf_rejected', 'refresh_failed', 'stale_cookie_healed', 'store_unavailable', 'revocation_failed']);
   const error = new Set(['configuration_error']);
   return (event) => {
     write(JSON.stringify({ time: new Date().toISOString(), level: error.has(event.type) ? 'error' : warn.has(event.type) ? 'warn' : 'info', source: 'latchkey', ...event }));

@@ -20,7 +20,7 @@ export class FamilyLock {
 
   /** Takes the family's lock, or answers `undefined` while another request holds it. */
   async acquire(fid: string): Promise<HeldLock | undefined> {
-    const lockKey = `latchkey:lock:${fid}`;
+    const lockKey = `latchkey:lock:${fid}`; // key('lock', fid), kept here so the lock stands alone
     const owner = crypto.randomUUID();
     if (!(await this.#store.setIfAbsent(lockKey, owner, this.#ttlMs))) return undefined;
     return { release: () => this.#store.deleteIfEquals(lockKey, owner) };

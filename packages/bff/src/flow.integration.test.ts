@@ -81,7 +81,7 @@ describe('the code flow against the real dev provider', () => {
     expect(stale.status).toBe(200);
     expect(sessionCookieFrom(stale)).toBe(rotated);
     expect((await h.idp.stats()).grants.refresh_token).toBe(before);
-    expect((await h.eventsOf(cookie)).filter((e) => e.type === 'cookie_healed')).toHaveLength(1);
+    expect((await h.eventsOf(cookie)).filter((e) => e.type === 'stale_cookie_healed')).toHaveLength(1);
   });
 
   it('heals a stale cookie and then refreshes with the newer refresh token when more validity is asked for', async () => {
@@ -97,7 +97,7 @@ describe('the code flow against the real dev provider', () => {
     expect(healed).not.toBe(rotated);
     expect((await h.idp.stats()).grants.refresh_token).toBe(before.grants.refresh_token + 1);
     expect((await h.idp.stats()).reuseDetected).toBe(before.reuseDetected);
-    expect((await h.eventsOf(cookie)).filter((e) => e.type === 'cookie_healed')).toHaveLength(1);
+    expect((await h.eventsOf(cookie)).filter((e) => e.type === 'stale_cookie_healed')).toHaveLength(1);
   });
 
   it('logout revokes the grant at the provider, clears the cookie, and the cookie then gets 401', async () => {

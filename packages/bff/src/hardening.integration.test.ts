@@ -87,6 +87,55 @@ describe('returnTo (open redirect)', () => {
 });
 
 describe('a benign stale cookie never ends the session', () => {
+  it('heals a cookie whose successor never arrived (the response was lost), however late it comes back', async () => {
+    const v1 = await h.signIn();
+    h.age(61);
+    const lost = await h.token(v1); // the browser never reads this answer: tab closed, connection dropped
+    expect(sessionCookieFrom(lost)).toBeDefined();
+    h.age(45); // past the grace window
+    const back = await h.token(v1);
+    expect(back.status).toBe(200);
+    expect((await unseal(sessionCookieFrom(back)!)).v).toBeGreaterThan(1);
+    expect((await h.idp.stats()).reuseDetected).toBe(0);
+  });
+
+  it('answers with the rotated cookie even when the store fails right after the provider rotated', async () => {
+    const store = memoryStore();
+    let failDenyReads = false;
+    const flaky = {
+      ...store,
+      get: async (k: string) => {
+        if (failDenyReads && k.startsWith('latchkey:deny:')) throw new Error('store blip');
+        return store.get(k);
+      },
+    };
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      let armed = false;
+      const one = h.instance({
+        store: flaky,
+        // The real provider; the store starts failing the moment it has answered a refresh.
+        fetch: async (input, init) => {
+          const response = await fetch(input, init);
+          if (armed && String(init?.body ?? '').includes('grant_type=refresh_token')) failDenyReads = true;
+          return response;
+        },
+      });
+      const cookie = await h.signIn();
+      expect((await one.token(cookie)).status).toBe(200); // adopted: the ledger exists now
+      h.age(61);
+      armed = true;
+      const response = await one.token(cookie);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({ error: 'store_unavailable' });
+      const rotated = sessionCookieFrom(response);
+      expect(rotated).toBeDefined();
+      expect((await unseal(rotated!)).v).toBeGreaterThan((await unseal(cookie)).v);
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
   it('heals cookie v1 on every send inside the grace window, however many rotations happened since', async () => {
     const v1 = await h.signIn();
     h.age(20);
@@ -125,7 +174,9 @@ describe('a benign stale cookie never ends the session', () => {
   it('reports a healed stale cookie as stale_cookie_healed with its age, so a thief racing the owner shows', async () => {
     const v1 = await h.signIn();
     h.age(61);
-    await h.token(v1);
+    const v2 = sessionCookieFrom(await h.token(v1))!;
+    // The owner uses v2; 7 s later somebody still sends v1.
+    expect((await h.token(v2)).status).toBe(200);
     h.age(7);
     await h.token(v1);
     const event = h.events.findLast((e) => e.type === 'stale_cookie_healed') as Extract<BffEvent, { type: 'stale_cookie_healed' }>;
@@ -228,6 +279,39 @@ describe('revocation is durable', () => {
     const token = await restarted.token(cookie);
     expect(token.status).toBe(200);
     expect((await h.idp.stats()).reuseDetected).toBe(0);
+  });
+
+  it('signs out even while the store is down: 200, cookie cleared, and the refresh token revoked upstream', async () => {
+    const store = memoryStore();
+    let down = false;
+    const failing = Object.fromEntries(
+      Object.entries(store).map(([name, fn]) => [name, (...args: unknown[]) => (down ? Promise.reject(new Error('store down')) : (fn as (...a: unknown[]) => unknown)(...args))]),
+    ) as unknown as typeof store;
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const one = h.instance({ store: failing });
+      const first = await one.token(await h.signIn());
+      expect(first.status).toBe(200);
+      const cookie = sessionCookieFrom(first)!; // adopted: the newest cookie
+      down = true;
+      const logout = await postTo(one.bff, '/api/auth/logout', cookie);
+      expect(logout.status).toBe(200);
+      expect(cleared(logout)).toBe(true);
+      down = false;
+      // The newest refresh token is dead at the provider: the cookie cannot come back to life.
+      h.age(61);
+      expect((await one.token(cookie)).status).toBe(401);
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
+  it('"sign out everywhere" also finds a family adopted after a memory-store restart', async () => {
+    const cookie = await h.signIn('bob');
+    const restarted = h.instance({ store: memoryStore() });
+    expect((await restarted.token(cookie)).status).toBe(200);
+    expect(await restarted.bff.revokeUser('bob')).toBeGreaterThanOrEqual(1);
+    expect((await restarted.token(cookie)).status).toBe(401);
   });
 
   it('keeps a denylist entry however much anonymous traffic tries to push it out of the memory store', async () => {

@@ -19,11 +19,13 @@ export interface CachedToken {
  * Invariants:
  * - only the holder of the family's lock writes it (sign-in creates it before anyone else can know the family);
  * - `session.v` is the newest version; `cookie` is that session, sealed;
- * - `superseded[v]` says when version `v` stopped being the newest one that somebody holds:
- *   a time (ms) once a newer cookie was handed out, `null` while the newer cookie has reached
- *   nobody (the provider answered after its caller had been told 503, or a server component
- *   refreshed without a way to set the cookie). Versions superseded long ago are pruned: a
- *   version older than the newest and not listed was superseded longer ago than any grace window;
+ * - `superseded[v]` says since when version `v` is known to be outdated: the time (ms) a newer
+ *   version was first *presented* — proof that a browser holds it — or `null` while no newer
+ *   version has come back yet. A cookie put on a response may never arrive (a closed tab, a
+ *   dropped connection, a provider that answered after its caller got 503, a server component
+ *   that cannot set cookies), so handing it out starts no clock; only its return does.
+ *   Versions outdated long ago are pruned: a version older than the newest and not listed was
+ *   outdated longer ago than any grace window;
  * - `token`, when present, belongs to `session.v`;
  * - the denylist is not here but in its own key, so a revocation never waits for the lock and
  *   no rotation written afterwards can undo it.
@@ -50,30 +52,41 @@ export function isLedger(value: unknown): value is FamilyLedger {
   );
 }
 
-/** How long a superseded version is remembered: past this it counts as superseded long ago (reuse). */
+/** How many superseded versions are remembered at most; older ones count as long outdated. */
 const MAX_REMEMBERED = 32;
 
+/** Pending versions below `presented` are outdated from `now` on: somebody holds a newer cookie. */
+function confirmed(superseded: FamilyLedger['superseded'], presented: number, now: number): FamilyLedger['superseded'] {
+  const result: FamilyLedger['superseded'] = {};
+  for (const [v, at] of Object.entries(superseded)) result[v] = at === null && Number(v) < presented ? now : at;
+  return result;
+}
+
+/** The ledger once version `presented` came back: `undefined` when that tells it nothing new. */
+export function confirmLedger(ledger: FamilyLedger, presented: number, now: number): FamilyLedger | undefined {
+  const pending = Object.entries(ledger.superseded).some(([v, at]) => at === null && Number(v) < presented);
+  return pending ? { ...ledger, superseded: confirmed(ledger.superseded, presented, now) } : undefined;
+}
+
 /**
- * The ledger after a rotation from the newest version to `next`. A delivered rotation (its
- * cookie goes out with this response) starts the grace clock of every older version still
- * pending; an undelivered one leaves the version before it pending.
+ * The ledger after a rotation from the newest version to `next`, made for a request that
+ * presented version `presented`: versions below it are outdated from now on, the one just
+ * superseded stays pending until its successor comes back, and versions outdated longer than
+ * the grace window are forgotten.
  */
 export function rotateLedger(
   ledger: FamilyLedger | undefined,
   from: SessionData,
   next: { session: SessionData; cookie: string; token: CachedToken; idToken?: string | undefined },
-  delivered: boolean,
+  presented: number,
   now: number,
   graceMs: number,
 ): FamilyLedger {
   const superseded: Record<string, number | null> = {};
-  for (const [v, at] of Object.entries(ledger?.superseded ?? {})) {
-    const pending = at === null;
-    // Pending versions start their grace now that a newer cookie is out; settled ones are kept while they can still heal.
-    if (pending) superseded[v] = delivered ? now : null;
-    else if (now - at <= graceMs) superseded[v] = at;
+  for (const [v, at] of Object.entries(confirmed(ledger?.superseded ?? {}, presented, now))) {
+    if (at === null || now - at <= graceMs) superseded[v] = at;
   }
-  superseded[from.v] = delivered ? now : null;
+  superseded[from.v] = null;
   const versions = Object.keys(superseded)
     .map(Number)
     .sort((a, b) => b - a);

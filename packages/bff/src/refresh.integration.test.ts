@@ -82,11 +82,13 @@ describe('refresh under concurrency, across instances sharing Redis, and with a 
     expect(sessionCookieFrom(stale)).toBe(rotated);
   });
 
-  it('after the grace window treats a stale cookie as reuse: 401 session_revoked for old and newest cookie, grant revoked upstream', async () => {
+  it('treats a cookie outdated (its successor came back) longer than the grace window ago as reuse: 401 session_revoked for old and newest cookie, grant revoked upstream', async () => {
     const cookie = await h.signIn();
     const strict = h.instance({ store: redisStore({ client: await redis.client() }), graceSeconds: 0 });
     h.age(301);
     const rotated = sessionCookieFrom(await h.token(cookie))!;
+    // The owner's browser uses its new cookie: from now on the old one is outdated.
+    expect((await h.token(rotated)).status).toBe(200);
     await new Promise((r) => setTimeout(r, 5));
     const before = await idp.stats();
     const reused = await strict.token(cookie);

@@ -2,13 +2,27 @@ import type { TokenResponseBody } from '@latchkey/core';
 import type { ResolvedConfig } from './config.js';
 import { decide, type Decision, type FamilyState, type TokenRequest } from './decide.js';
 import { BffError, UpstreamError } from './errors.js';
+import { StoreUnavailableError } from './guardedStore.js';
 import type { RevocationReason } from './events.js';
 import { FamilyLock } from './familyLock.js';
-import { isLedger, rotateLedger, type CachedToken, type FamilyLedger } from './ledger.js';
+import { confirmLedger, isLedger, rotateLedger, type CachedToken, type FamilyLedger } from './ledger.js';
 import type { OidcClient, ProviderTokens } from './oidc.js';
 import type { Sealer } from './seal.js';
 import type { SessionData } from './session.js';
 import { SingleFlight } from './singleFlight.js';
+
+/**
+ * The store failed after the provider had already rotated: no token can be vouched for, but
+ * the new cookie must still reach the browser, or it would be left holding a spent refresh token.
+ */
+export class RotatedButUnavailableError extends StoreUnavailableError {
+  constructor(
+    cause: unknown,
+    readonly outcome: TokenOutcome,
+  ) {
+    super('The session store is not answering. Try again shortly; the session is kept.', cause);
+  }
+}
 
 /** What `/token` answers with: the token, and the cookie to set when the session moved on. */
 export interface TokenOutcome {
@@ -51,7 +65,8 @@ export class TokenService {
     this.#config = config;
     this.#oidc = oidc;
     this.#sealer = sealer;
-    this.#lock = new FamilyLock(config.store, LATE_LIMIT_MS + 5_000);
+    // Held through the longest provider call that may still complete, and the writes after it.
+    this.#lock = new FamilyLock(config.store, Math.max(LATE_LIMIT_MS, config.upstreamTimeoutMs) + 3 * config.storeTimeoutMs + 5_000);
   }
 
   /** Seconds left of the family's absolute lifetime. */
@@ -85,41 +100,44 @@ export class TokenService {
     return decide(state, request, this.#config.now(), this.#config);
   }
 
-  /**
-   * A token with at least `minValidity` seconds left for this cookie's family (capped at what
-   * the provider's tokens can give). `deliver` says whether the caller can set the rotated
-   * cookie: a server component cannot, so a rotation it causes stays pending and the cookie it
-   * presented keeps healing.
-   */
-  async getToken(presented: SessionData, minValidity: number, idle: number | undefined, deliver = true): Promise<TokenOutcome> {
+  /** A token with at least `minValidity` seconds left for this cookie's family (capped at what the provider's tokens can give). */
+  async getToken(presented: SessionData, minValidity: number, idle: number | undefined): Promise<TokenOutcome> {
     const request: TokenRequest = { presented, minValidity, idle };
     const state = await this.#state(presented.fid);
     const decision = this.#decide(state, request);
     if (decision.action !== 'refresh') {
       const outcome = await this.#settle(decision, state, request);
-      await this.#noteActivity(presented, idle);
+      await this.#noteActivity(presented, idle, state.activeAt);
       return outcome;
     }
-    const outcome = await this.#flights.run(presented.fid, () => this.#refreshUnderLock(request, state, deliver));
+    const outcome = await this.#flights.run(presented.fid, () => this.#refreshUnderLock(request, state));
+    const cookie = outcome.session.v === presented.v ? undefined : outcome.cookie;
     // A revocation that landed while this request was in flight wins: no token leaves after it.
-    if (await this.#config.store.get(key('deny', presented.fid))) throw new BffError('session_revoked', 401, revokedMessage);
+    let revoked: boolean;
+    try {
+      revoked = await this.isRevoked(presented.fid);
+    } catch (error) {
+      throw new RotatedButUnavailableError(error, { ...outcome, cookie });
+    }
+    if (revoked) throw new BffError('session_revoked', 401, revokedMessage);
     if (decision.heal) this.#healed(presented, outcome.session.v, decision.staleMs);
-    await this.#noteActivity(presented, idle);
-    return { ...outcome, cookie: outcome.session.v === presented.v ? undefined : outcome.cookie };
+    await this.#noteActivity(presented, idle, state.activeAt);
+    return { ...outcome, cookie };
   }
 
   /**
    * Whether a cookie may be shown as signed in, read-only where the store knows the family. A
    * family it does not know (the memory store restarted) is confirmed with the provider by a
-   * refresh before it counts; undelivered, its rotation stays pending and the cookie heals.
+   * refresh before it counts; its new cookie goes out where the caller can set cookies, and
+   * until one comes back the presented cookie keeps healing.
    */
-  async confirm(presented: SessionData, deliver: boolean): Promise<TokenOutcome | 'signed_in' | undefined> {
+  async confirm(presented: SessionData): Promise<TokenOutcome | 'signed_in' | undefined> {
     const state = await this.#state(presented.fid);
     const decision = this.#decide(state, { presented, minValidity: 0, idle: undefined });
     if (decision.action === 'reject') return undefined;
     if (state.ledger && presented.v <= state.ledger.session.v) return 'signed_in';
     try {
-      return await this.getToken(presented, 0, undefined, deliver);
+      return await this.getToken(presented, 0, undefined);
     } catch (error) {
       if (error instanceof BffError && (error.code === 'session_expired' || error.code === 'session_revoked')) return undefined;
       throw error;
@@ -134,6 +152,7 @@ export class TokenService {
         const ledger = state.ledger!;
         if (decision.heal) this.#healed(presented, ledger.session.v, decision.staleMs);
         else this.#config.onEvent({ type: 'token_served_from_cache', familyId: presented.fid });
+        if (decision.confirm) await this.#confirm(presented);
         return this.#outcome(ledger.session, ledger.token!, decision.heal ? ledger.cookie : undefined);
       }
       case 'fail':
@@ -148,13 +167,31 @@ export class TokenService {
 
   /** A cookie behind the newest version got the newest one: normal for a lagging tab, a signal when it repeats. */
   #healed(presented: SessionData, toVersion: number, staleMs = 0): void {
-    const event = { familyId: presented.fid, fromVersion: presented.v, toVersion };
-    this.#config.onEvent({ type: 'cookie_healed', ...event });
-    this.#config.onEvent({ type: 'stale_cookie_healed', ...event, ageMs: staleMs });
+    this.#config.onEvent({ type: 'stale_cookie_healed', familyId: presented.fid, fromVersion: presented.v, toVersion, ageMs: staleMs });
+  }
+
+  /**
+   * Records that a newer version came back, which starts the grace clock of the pending ones
+   * below it. Best effort, under the lock like every ledger write: while another request holds
+   * it, its rotation records the same.
+   */
+  async #confirm(presented: SessionData): Promise<void> {
+    const lock = await this.#lock.acquire(presented.fid).catch(() => undefined);
+    if (!lock) return;
+    try {
+      const { ledger } = await this.#state(presented.fid);
+      const updated = ledger && confirmLedger(ledger, presented.v, this.#config.now());
+      if (updated) await this.#writeLedger(updated);
+    } catch {
+      // The next request that presents this version tries again.
+    } finally {
+      await lock.release().catch(() => {});
+    }
   }
 
   async #reject(decision: Extract<Decision, { action: 'reject' }>, state: FamilyState, presented: SessionData): Promise<never> {
     const newest = state.ledger?.session ?? presented;
+    if (decision.reason === 'ended') throw new BffError('session_expired', 401, 'This session has ended. Sign in again.');
     if (decision.code === 'session_revoked') {
       if (decision.reason === 'reuse') {
         this.#config.onEvent({ type: 'reuse_detected', familyId: presented.fid, presentedVersion: presented.v, currentVersion: decision.currentVersion ?? newest.v });
@@ -178,7 +215,7 @@ export class TokenService {
    * Takes the family's lock and refreshes, or, while another request holds it, waits for its
    * rotation or its failure — re-deciding on fresh state each time round.
    */
-  async #refreshUnderLock(request: TokenRequest, first: FamilyState, deliver: boolean): Promise<TokenOutcome> {
+  async #refreshUnderLock(request: TokenRequest, first: FamilyState): Promise<TokenOutcome> {
     const waitUntil = performance.now() + this.#config.upstreamTimeoutMs + 1_000;
     const waitingSince = first.ledger?.session.v ?? request.presented.v;
     let state = first;
@@ -191,7 +228,8 @@ export class TokenService {
           state = await this.#state(request.presented.fid);
           const decision = this.#decide(state, { ...request, waitingSince });
           if (decision.action !== 'refresh') return await this.#settle(decision, state, request);
-          return await this.#redeem(state, decision.adopt ? request.presented : state.ledger!.session, deliver, (pending) => (holdUntil = pending));
+          const current = decision.adopt ? request.presented : state.ledger!.session;
+          return await this.#redeem(state, current, request.presented.v, (pending) => (holdUntil = pending));
         } finally {
           // A release that fails leaves the lock to expire on its own; it must not cost the caller its new cookie.
           if (holdUntil) void holdUntil.finally(() => lock.release()).catch(() => {});
@@ -214,7 +252,7 @@ export class TokenService {
    * redeem the token, so its late answer is recorded as a pending rotation (healed, not taken
    * for reuse), and `hold` keeps the family's lock until it settles.
    */
-  async #redeem(state: FamilyState, current: SessionData, deliver: boolean, hold: (pending: Promise<unknown>) => void): Promise<TokenOutcome> {
+  async #redeem(state: FamilyState, current: SessionData, presented: number, hold: (pending: Promise<unknown>) => void): Promise<TokenOutcome> {
     const started = this.#config.now();
     const upstream = this.#oidc.refreshTokens(current.rt, Math.max(LATE_LIMIT_MS, this.#config.upstreamTimeoutMs));
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -225,7 +263,7 @@ export class TokenService {
     try {
       const first = await Promise.race([upstream, timedOut]);
       if (first === 'timeout') {
-        hold(upstream.then((late) => this.#rotate(state.ledger, current, late, started, false, true)).catch(() => {}));
+        hold(upstream.then((late) => this.#rotate(state.ledger, current, late, started, presented, true)).catch(() => {}));
         throw new UpstreamError('The identity provider did not answer the refresh in time. Try again shortly.');
       }
       tokens = first;
@@ -235,7 +273,7 @@ export class TokenService {
     } finally {
       clearTimeout(timer);
     }
-    return this.#rotate(state.ledger, current, tokens, started, deliver);
+    return this.#rotate(state.ledger, current, tokens, started, presented);
   }
 
   async #refreshFailed(error: unknown, current: SessionData): Promise<void> {
@@ -257,7 +295,7 @@ export class TokenService {
     current: SessionData,
     tokens: ProviderTokens,
     started: number,
-    delivered: boolean,
+    presented: number,
     late = false,
   ): Promise<TokenOutcome> {
     const { store, now } = this.#config;
@@ -271,9 +309,11 @@ export class TokenService {
     };
     const sealed = await this.sealSession(next);
     const token = cachedToken(next.v, tokens, at);
-    const updated = rotateLedger(ledger, current, { session: next, cookie: sealed, token, idToken: tokens.idToken }, delivered, at, this.#config.graceSeconds * 1000);
-    // The cookie goes out even if this write fails: the browser must hold the only live refresh token.
+    const updated = rotateLedger(ledger, current, { session: next, cookie: sealed, token, idToken: tokens.idToken }, presented, at, this.#config.graceSeconds * 1000);
+    // The cookie goes out even if these writes fail: the browser must hold the only live refresh token.
     await this.#writeLedger(updated).catch((error: unknown) => console.error('[latchkey] could not record a rotation', error));
+    // A family adopted after the store lost it joins the user's index again, so "sign out everywhere" finds it.
+    if (!ledger) await store.addToSet(key('user', next.user.sub), next.fid, this.#familyTtl(next)).catch(() => {});
     await store.delete(key('fail', current.fid)).catch(() => {});
     this.#config.onEvent({
       type: 'token_refreshed',
@@ -282,7 +322,6 @@ export class TokenService {
       upstreamMs: at - started,
       rotated: tokens.refreshToken !== undefined && tokens.refreshToken !== current.rt,
       ...(late && { late }),
-      ...(!delivered && { delivered }),
     });
     return this.#outcome(next, token, sealed);
   }
@@ -323,41 +362,59 @@ export class TokenService {
 
   /**
    * Ends a family for good: denylisted first (so no instance hands out another token), then its
-   * refresh tokens — the presented ones and the newest in the ledger — revoked upstream.
-   * `upstream: false` skips the provider: when a new sign-in shares the provider's grant,
-   * revoking the old token would end the new session too.
+   * refresh tokens — the presented ones and the newest in the ledger — revoked upstream. The
+   * upstream revocation runs even when the store fails, and its own failure is reported as
+   * `revocation_failed` (a memory-store BFF that restarts relies on it). `upstream: false`
+   * skips the provider: when a new sign-in shares the provider's grant, revoking the old token
+   * would end the new session too. Answers whether the family was live until now.
    */
-  async revokeFamily(fid: string, reason: RevocationReason, known: SessionData[] = [], upstream = true): Promise<void> {
-    const ledger = await this.#sealer.unseal(await this.#config.store.get(key('fam', fid)), isLedger);
+  async revokeFamily(fid: string, reason: RevocationReason, known: SessionData[] = [], upstream = true): Promise<boolean> {
+    const { store } = this.#config;
+    let storeError: unknown;
+    const ledger = await store
+      .get(key('fam', fid))
+      .then((sealed) => this.#sealer.unseal(sealed, isLedger))
+      .catch((error: unknown) => void (storeError = error));
     const sessions = [...known, ...(ledger ? [ledger.session] : [])];
     const ttl = sessions[0] ? this.#familyTtl(sessions[0]) : this.#config.absoluteLifetimeSeconds + SLACK_SECONDS;
-    const wasRevoked = await this.isRevoked(fid);
-    await this.#config.store.set(key('deny', fid), reason, ttl);
-    if (upstream) {
-      const refreshTokens = new Set(sessions.map((s) => s.rt));
-      await Promise.all([...refreshTokens].map((rt) => this.#oidc.revokeRefreshToken(rt).catch(() => {})));
+    let wasLive = true;
+    try {
+      wasLive = !(await this.isRevoked(fid));
+      await store.set(key('deny', fid), reason, ttl);
+    } catch (error) {
+      storeError ??= error;
     }
-    if (!wasRevoked && reason !== 'logout' && reason !== 'expired') this.#config.onEvent({ type: 'session_revoked', familyId: fid, reason });
+    if (upstream) {
+      for (const rt of new Set(sessions.map((s) => s.rt))) {
+        await this.#oidc.revokeRefreshToken(rt).catch((error: unknown) => {
+          this.#config.onEvent({ type: 'revocation_failed', familyId: fid, reason: error instanceof Error ? error.message : String(error) });
+        });
+      }
+    }
+    if (storeError) throw storeError;
+    if (wasLive && reason !== 'logout' && reason !== 'expired') this.#config.onEvent({ type: 'session_revoked', familyId: fid, reason });
+    return wasLive;
   }
 
   /** "Sign out everywhere": revokes every family of a user found in the store's index; answers how many. */
   async revokeUser(sub: string): Promise<number> {
     let revoked = 0;
     for (const fid of await this.#config.store.members(key('user', sub))) {
-      if (await this.isRevoked(fid)) continue;
-      await this.revokeFamily(fid, 'revoke_user');
-      revoked += 1;
+      if (await this.revokeFamily(fid, 'revoke_user')) revoked += 1;
     }
     return revoked;
   }
 
-  /** Keeps the client's report of user activity, so the idle timeout measures people, not timers. */
-  async #noteActivity(session: SessionData, idle: number | undefined): Promise<void> {
+  /**
+   * Keeps the client's report of user activity, so the idle timeout measures people, not
+   * timers. Only a later time than the one known replaces it; best effort, like any cache.
+   */
+  async #noteActivity(session: SessionData, idle: number | undefined, known: number): Promise<void> {
     const { idleTimeoutSeconds, store, now } = this.#config;
     if (!idleTimeoutSeconds || idle === undefined) return;
     const reported = Math.floor(now() / 1000) - idle;
-    if (reported <= (session.la ?? session.ca)) return;
-    await store.set(key('act', session.fid), String(reported), idleTimeoutSeconds + SLACK_SECONDS, { evictable: true });
+    if (reported <= Math.max(session.la ?? session.ca, known)) return;
+    await store.set(key('act', session.fid), String(reported), idleTimeoutSeconds + SLACK_SECONDS, { evictable: true }).catch(() => {});
   }
 
   #outcome(session: SessionData, token: CachedToken, cookie: string | undefined): TokenOutcome {

@@ -38,7 +38,7 @@ export const login: Route = {
     const headers = new Headers({ location: start.url.href });
 
     const { session } = await ctx.readSession(request);
-    if (session && isUserNavigation(request) && !(await tokens.isRevoked(session.fid))) {
+    if (session && isUserNavigation(request)) {
       await tokens.revokeFamily(session.fid, 'new_sign_in', [session]);
       headers.append('set-cookie', ctx.clearSessionCookie());
     }

@@ -2,7 +2,7 @@ import { json, readJsonBody } from '../http.js';
 import type { Route } from './context.js';
 
 /**
- * `POST /logout`: revokes the family (upstream too), clears the cookie, and answers the
+ * `POST /logout`: revokes the family (upstream too, even when the store is down), clears the cookie, and answers the
  * provider's logout URL with `id_token_hint`, so the provider ends its own session and the
  * next sign-in asks for credentials again.
  */
@@ -14,10 +14,13 @@ export const logout: Route = {
     const { session } = await ctx.readSession(request);
     let idToken: string | undefined;
     if (session) {
-      idToken = await tokens.idToken(session.fid);
-      if (!(await tokens.isRevoked(session.fid))) {
-        await tokens.revokeFamily(session.fid, 'logout', [session]);
-        config.onEvent({ type: 'logged_out', familyId: session.fid });
+      idToken = await tokens.idToken(session.fid).catch(() => undefined);
+      try {
+        if (await tokens.revokeFamily(session.fid, 'logout', [session])) config.onEvent({ type: 'logged_out', familyId: session.fid });
+      } catch (error) {
+        // The store failed; the refresh token was still revoked upstream and the cookie goes below.
+        // Signing out must never fail in the browser while the session lives on.
+        console.error('[latchkey] sign-out could not reach the session store; the refresh token was revoked upstream', error);
       }
     }
     const endSessionUrl = await oidc.endSessionUrl(idToken);

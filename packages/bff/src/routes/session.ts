@@ -14,7 +14,7 @@ export const session: Route = {
       if (present) await ctx.limit('anonymousPerIp', ctx.config.clientIp(request));
       return json(200, { authenticated: false } satisfies SessionResponseBody);
     }
-    const confirmed = await ctx.tokens.confirm(presented, true);
+    const confirmed = await ctx.tokens.confirm(presented);
     if (!confirmed) return json(200, { authenticated: false } satisfies SessionResponseBody);
     const user = confirmed === 'signed_in' ? presented.user : confirmed.session.user;
     const response = json(200, { authenticated: true, user } satisfies SessionResponseBody);

@@ -1,5 +1,6 @@
 import { BffError } from '../errors.js';
 import { json, readJsonBody } from '../http.js';
+import { RotatedButUnavailableError } from '../tokenService.js';
 import type { Route } from './context.js';
 
 const MAX_MIN_VALIDITY = 86_400;
@@ -34,6 +35,12 @@ export const token: Route = {
       if (outcome.cookie) response.headers.append('set-cookie', ctx.sessionCookie(outcome.cookie, outcome.session));
       return response;
     } catch (error) {
+      if (error instanceof RotatedButUnavailableError) {
+        // No token, but the rotated cookie: the one the browser holds is spent.
+        const response = error.toResponse();
+        if (error.outcome.cookie) response.headers.append('set-cookie', ctx.sessionCookie(error.outcome.cookie, error.outcome.session));
+        return response;
+      }
       if (error instanceof BffError && (error.code === 'session_expired' || error.code === 'session_revoked')) {
         const response = error.toResponse();
         response.headers.append('set-cookie', ctx.clearSessionCookie());
