@@ -1,8 +1,8 @@
-import { createBff, type Bff } from '@latchkey/bff';
+import { createBff, type Bff, type BffConfig } from '@latchkey/bff';
 import { redisStore } from '@latchkey/bff/redis';
 import { createVerifier } from '@latchkey/resource';
 import { createClient } from 'redis';
-import { demoConfig } from './config';
+import { demoConfig, rateLimitsFromEnv } from './config';
 
 let bff: Bff | undefined;
 
@@ -20,6 +20,7 @@ export function getBff(): Bff {
     scope: demoConfig.scope,
     allowInsecureHttp: demoConfig.allowInsecureHttp,
     trustProxy: demoConfig.trustProxy,
+    ...(rateLimitsFromEnv() !== undefined && { rateLimits: rateLimitsFromEnv() as BffConfig['rateLimits'] }),
     ...(demoConfig.graceSeconds !== undefined && { graceSeconds: demoConfig.graceSeconds }),
     // With REDIS_URL, every instance of the demo shares one store; without it, each keeps its own memory.
     ...(demoConfig.redisUrl && {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MISSING_COOKIE_SECRET, requireCookieSecret } from './config';
+import { MISSING_COOKIE_SECRET, rateLimitsFromEnv, requireCookieSecret } from './config';
 
 describe('requireCookieSecret()', () => {
   const secret = 'a-real-secret-from-openssl-rand-base64-32-xxxxxx';
@@ -24,5 +24,17 @@ describe('requireCookieSecret()', () => {
     ['next build', { NODE_ENV: 'production', NEXT_PHASE: 'phase-production-build' }],
   ])('falls back to the embedded dev secret under %s', (_name, env) => {
     expect(requireCookieSecret(env)).toMatch(/for-local-dev-only/);
+  });
+});
+
+describe('rateLimitsFromEnv()', () => {
+  it('keeps the defaults when unset, turns limits off with "off", and passes JSON through', () => {
+    expect(rateLimitsFromEnv(undefined)).toBeUndefined();
+    expect(rateLimitsFromEnv('off')).toBe(false);
+    expect(rateLimitsFromEnv('{"tokenPerFamily":{"limit":600,"windowSeconds":60}}')).toEqual({ tokenPerFamily: { limit: 600, windowSeconds: 60 } });
+  });
+
+  it('refuses anything else with a message naming the variable', () => {
+    for (const bad of ['on', '[1]', '{', '42']) expect(() => rateLimitsFromEnv(bad)).toThrow(/LATCHKEY_RATE_LIMITS/);
   });
 });

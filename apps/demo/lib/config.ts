@@ -37,6 +37,22 @@ export function requireCookieSecret(env: Readonly<Record<string, string | undefi
   return DEV_COOKIE_SECRET;
 }
 
+/**
+ * `LATCHKEY_RATE_LIMITS`: unset for the BFF's defaults, `off` for none (load tests), or JSON of
+ * the limits to change, e.g. `{"tokenPerFamily":{"limit":600,"windowSeconds":60}}`.
+ */
+export function rateLimitsFromEnv(value = process.env.LATCHKEY_RATE_LIMITS): false | Record<string, unknown> | undefined {
+  if (!value) return undefined;
+  if (value.trim() === 'off') return false;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new Error(`LATCHKEY_RATE_LIMITS must be "off" or a JSON object of limits, got ${JSON.stringify(value)}.`);
+}
+
 export const demoConfig = {
   appOrigin,
   issuer,
