@@ -1,0 +1,284 @@
+#!/usr/bin/env node
+// @ts-check
+/**
+ * `pnpm bench [--quick]`: what the BFF costs on top of Next. Starts Redis, the dev provider and
+ * the built demo under `next start` twice (memory store, Redis store), then, per store, drives
+ * the cached `POST /api/auth/token` and the bare route of the same process A/B/A/B, times a
+ * refresh against the bare route plus a provider grant sent directly, and counts upstream
+ * refreshes per rotation under fan-out. Prints figures and ratios; asserts nothing about time.
+ * How to read it: "Benchmark" in the root README.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Children, freePort, startIdp, startRedis } from '../soak/processes.mjs';
+import { demoClient } from '../soak/workspace.mjs';
+import { fanOutRun } from './fanout.mjs';
+import { bareAttempt, grantAttempt, latency, percentile, refreshAttempt, throughput } from './measure.mjs';
+import { printFanOut, printLatency, printRatios, printThroughput } from './report.mjs';
+import { cookieOpener, signInMany } from './sessions.mjs';
+import { buildAll, demoBuildIsStale, startDemo, treeCpuMs } from './stack.mjs';
+
+const EXIT = { ok: 0, couldNotRun: 2, interrupted: 130 };
+const FAN_OUTS = [1, 20, 200];
+
+const USAGE = `usage: pnpm bench [--quick] [--rounds N] [--no-build]
+  --quick      shorter phases and fan-out runs (about 2 minutes instead of 5)
+  --rounds N   A/B rounds per store (default 2, at least 2)
+  --no-build   use apps/demo/.next as it is, even when older than the sources`;
+
+/** Phase lengths and sizes; `--quick` trades precision for time. */
+const PROFILES = {
+  default: { warmS: 1, measureS: 6, lifetimeS: 15, refreshPool: 80, fanOutS: 10 },
+  quick: { warmS: 0.5, measureS: 2, lifetimeS: 10, refreshPool: 50, fanOutS: 5 },
+};
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      'no-build': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(EXIT.ok);
+  }
+  const rounds = values.rounds === undefined ? 2 : Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 2 || rounds > 20) throw new Error(`--rounds must be a whole number from 2 to 20, got ${JSON.stringify(values.rounds)}`);
+  const profile = values.quick ? 'quick' : 'default';
+  return {
+    profile,
+    ...PROFILES[profile],
+    rounds,
+    build: !values['no-build'],
+    connections: 10,
+    fanOutIntervalMs: 1000,
+  };
+}
+
+const say = (line) => console.log(`[bench] ${line}`);
+const seconds = (ms) => `${Math.floor(ms / 60_000)} min ${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')} s`;
+
+async function main() {
+  const opts = options();
+  const began = Date.now();
+  const interrupted = new AbortController();
+  const runDir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
+  const children = new Children(runDir);
+  const onSignal = (signal) => {
+    if (interrupted.signal.aborted) {
+      children.killAllNow();
+      process.exit(EXIT.interrupted);
+    }
+    say(`${signal}: stopping after this phase (again to kill at once)`);
+    interrupted.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', () => children.killAllNow());
+  try {
+    return await run(opts, children, interrupted.signal);
+  } finally {
+    await children.stopAll();
+    say(`done in ${seconds(Date.now() - began)}; logs of every process: ${runDir}`);
+  }
+}
+
+/**
+ * @param {ReturnType<typeof options>} opts
+ * @param {Children} children
+ * @param {AbortSignal} interrupted
+ */
+async function run(opts, children, interrupted) {
+  const load = loadavg()[0] ?? NaN;
+  say(
+    `${opts.profile}: ${opts.rounds} rounds per store, phases of ${opts.measureS} s after ${opts.warmS} s of warm-up, access tokens of ${opts.lifetimeS} s; ` +
+      `Node ${process.version}, ${cpus().length} CPUs, load average ${load.toFixed(2)} at start`,
+  );
+  if (load > cpus().length / 2) say(`the machine is busy (load ${load.toFixed(2)}): figures will be noisier than usual`);
+  if (opts.build && demoBuildIsStale()) {
+    say('apps/demo/.next is missing or older than the sources: building (pnpm -s turbo run build)');
+    const t0 = Date.now();
+    buildAll();
+    say(`built in ${seconds(Date.now() - t0)}`);
+  }
+
+  // Both demo origins must be registered with the provider before it starts.
+  const ports = { memory: await freePort(), redis: await freePort() };
+  const origins = Object.values(ports).map((port) => `http://localhost:${port}`);
+  const [redis, idp] = await Promise.all([startRedis(children), startIdp(children, { appOrigin: origins.join(','), accessTokenTtl: opts.lifetimeS })]);
+  const client = demoClient();
+  const secret = randomBytes(32).toString('base64');
+  const env = {
+    OIDC_ISSUER: idp.issuer,
+    OIDC_CLIENT_ID: client.id,
+    OIDC_CLIENT_SECRET: client.secret,
+    LATCHKEY_COOKIE_SECRET: secret,
+    LATCHKEY_RATE_LIMITS: 'off',
+  };
+  const [memoryDemo, redisDemo] = await Promise.all([
+    startDemo(children, { name: 'demo-memory', port: ports.memory, env: { ...env, REDIS_URL: '' } }),
+    startDemo(children, { name: 'demo-redis', port: ports.redis, env: { ...env, REDIS_URL: redis.url } }),
+  ]);
+  const redisPid = /** @type {number} */ (redis.child.process.pid);
+  const stores = [
+    { name: 'memory', demo: memoryDemo, extraCpu: undefined },
+    { name: 'redis', demo: redisDemo, extraCpu: () => treeCpuMs(redisPid) },
+  ];
+  const processes = [redis.child, idp.child, memoryDemo.child, redisDemo.child];
+  const alive = () => {
+    const gone = processes.find((c) => !c.running());
+    if (gone) throw new Error(`${gone.name} exited during the run: ${gone.stderrTail() || 'see its log'}`);
+  };
+  say(`provider ${idp.issuer}, demo ${memoryDemo.url} (memory store) and ${redisDemo.url} (Redis), redis-server ${redis.url}`);
+
+  /** @type {import('./report.mjs').ThroughputRow[]} */
+  const throughputRows = [];
+  /** @type {import('./report.mjs').LatencyRow[]} */
+  const latencyRows = [];
+  /** @type {import('./report.mjs').FanOutRow[]} */
+  const fanOutRows = [];
+  const checks = [];
+  let grantsInCachedPhases = 0;
+  const refreshGrants = async () => (await idp.stats(10_000))?.grants.refresh_token ?? NaN;
+  const discovery = await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json();
+  const open = cookieOpener(secret);
+  const minValidities = [0, 0.25, 0.5, 0.75, 1].map((share) => Math.round(share * opts.lifetimeS));
+
+  // One store after the other, each signing in its sessions just before it needs them: the dev
+  // provider keeps grants in an LRU of 1,000 entries, so a session left idle while hundreds of
+  // others sign in and refresh is forgotten upstream (invalid_grant).
+  for (const store of stores) {
+    if (interrupted.aborted) break;
+    const t0 = Date.now();
+    const cached = await signInMany(store.demo, opts.connections);
+    const fanOutSessions = await signInMany(store.demo, FAN_OUTS.length * minValidities.length);
+    say(`${store.name}: ${cached.length + fanOutSessions.length} sessions signed in through the provider's login form in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    // LATCHKEY_RATE_LIMITS=off must reach the BFF, or the cached path measures 429 answers.
+    const probe = /** @type {import('./sessions.mjs').Session} */ (cached[0]);
+    let limited = 0;
+    for (let n = 0; n < 61; n++) {
+      const response = await fetch(`${store.demo.url}/api/auth/token`, { method: 'POST', headers: probe.headers(), body: '{"minValidity":0}' });
+      await response.arrayBuffer();
+      probe.adopt(response);
+      if (response.status === 429) limited += 1;
+    }
+    checks.push(
+      limited === 0
+        ? `${store.name}: LATCHKEY_RATE_LIMITS=off honoured (61 /token calls on one session, no 429)`
+        : `${store.name}: LATCHKEY_RATE_LIMITS=off NOT honoured (${limited} of 61 calls on one session got 429): the cached figures are of 429 answers`,
+    );
+    if (limited) say(`WARNING ${checks.at(-1)}`);
+
+    // Throughput, A/B/A/B: the cached /token, then the bare route of the same process.
+    for (let round = 1; round <= opts.rounds && !interrupted.aborted; round++) {
+      // Every connection's token must outlive the phase, so the phase sees no refresh at all.
+      const outlive = Math.ceil(opts.warmS + opts.measureS + 2);
+      for (const session of cached) {
+        const response = await fetch(`${store.demo.url}/api/auth/token`, { method: 'POST', headers: session.headers(), body: JSON.stringify({ minValidity: outlive }) });
+        await response.arrayBuffer();
+        session.adopt(response);
+      }
+      const common = {
+        body: '{"minValidity":0}',
+        headers: cached.map((s) => s.headers()),
+        connections: opts.connections,
+        warmS: opts.warmS,
+        measureS: opts.measureS,
+        serverCpu: () => treeCpuMs(store.demo.pid),
+        extraCpu: store.extraCpu,
+      };
+      const grantsBefore = await refreshGrants();
+      const a = await throughput({ url: `${store.demo.url}/api/auth/token`, ...common });
+      grantsInCachedPhases += (await refreshGrants()) - grantsBefore;
+      throughputRows.push({ ...a, store: store.name, round, route: 'cached' });
+      const b = await throughput({ url: `${store.demo.url}/api/bench/bare`, ...common });
+      throughputRows.push({ ...b, store: store.name, round, route: 'bare' });
+      alive();
+      say(`${store.name} round ${round}: /token cached ${Math.round(a.responses / a.seconds)} req/s, bare route ${Math.round(b.responses / b.seconds)} req/s`);
+    }
+
+    // Upstream refreshes per rotation under fan-out (the provider's counters are global: one run at a time).
+    for (const [f, fanOut] of FAN_OUTS.entries()) {
+      if (interrupted.aborted) break;
+      const cells = minValidities.map((minValidity, m) => ({
+        minValidity,
+        session: /** @type {import('./sessions.mjs').Session} */ (fanOutSessions[f * minValidities.length + m]),
+      }));
+      const result = await fanOutRun({
+        url: store.demo.url,
+        cells,
+        fanOut,
+        durationS: opts.fanOutS,
+        intervalMs: opts.fanOutIntervalMs,
+        lifetimeS: opts.lifetimeS,
+        stats: () => idp.stats(10_000),
+        open,
+        signal: interrupted,
+      });
+      fanOutRows.push({ ...result, store: store.name });
+      alive();
+      say(`${store.name} fan-out ${fanOut}: ${result.grants} refresh grants for ${result.rotations} rotations`);
+    }
+
+    // Latency, one request at a time: a refresh through /token, the bare route, a grant sent
+    // straight to the provider. Each pool session refreshes once per round at most, so the
+    // provider's LRU holds them all.
+    if (interrupted.aborted) break;
+    const [grantSession, ...pool] = await signInMany(store.demo, opts.refreshPool + 1);
+    const renew = async () => {
+      const [fresh] = await signInMany(store.demo, 1);
+      return (await open(/** @type {import('./sessions.mjs').Session} */ (fresh).cookie)).rt;
+    };
+    const attempts = {
+      refresh: refreshAttempt({ url: store.demo.url, sessions: pool, lifetimeS: opts.lifetimeS }),
+      bare: bareAttempt({ url: store.demo.url, headers: probe.headers() }),
+      grant: grantAttempt({
+        tokenEndpoint: discovery.token_endpoint,
+        client,
+        refreshToken: (await open(/** @type {import('./sessions.mjs').Session} */ (grantSession).cookie)).rt,
+        renew,
+      }),
+    };
+    const maxSamples = { refresh: opts.refreshPool, bare: Infinity, grant: opts.refreshPool };
+    for (let round = 1; round <= opts.rounds && !interrupted.aborted; round++) {
+      for (const what of /** @type {const} */ (['refresh', 'bare', 'grant'])) {
+        const result = await latency({ warmS: opts.warmS, measureS: opts.measureS, maxSamples: maxSamples[what], attempt: attempts[what], signal: interrupted });
+        latencyRows.push({ store: store.name, round, what, ...result });
+      }
+      alive();
+      const p50 = (what) => percentile(latencyRows.find((r) => r.store === store.name && r.round === round && r.what === what)?.samples ?? [], 50);
+      say(`${store.name} round ${round}: p50 /token refresh ${p50('refresh').toFixed(1)} ms, bare route ${p50('bare').toFixed(1)} ms, provider grant ${p50('grant').toFixed(1)} ms`);
+    }
+  }
+
+  console.log('');
+  console.log(`== Latchkey benchmark (${opts.profile}${interrupted.aborted ? ', INTERRUPTED' : ''}): ${opts.rounds} rounds A/B per store, phases of ${opts.measureS} s after ${opts.warmS} s warm-up, access tokens of ${opts.lifetimeS} s`);
+  console.log(`   demo under next start, one process per store; the bare route (/api/bench/bare) runs in the same process as the BFF. How to read this: README.md, "Benchmark".`);
+  printThroughput(throughputRows, opts.connections);
+  printLatency(latencyRows);
+  printFanOut(fanOutRows, { durationS: opts.fanOutS, intervalMs: opts.fanOutIntervalMs });
+  printRatios({ stores: stores.map((s) => s.name), throughputRows, latencyRows, fanOutRows });
+  const provider = await idp.stats(10_000);
+  console.log('');
+  console.log('Checks');
+  for (const line of checks) console.log(`  ${line}`);
+  console.log(`  refresh grants during the cached phases: ${grantsInCachedPhases} (0 expected: those phases measure the cache alone)`);
+  console.log(`  provider over the whole run: ${provider?.grants.refresh_token ?? '?'} refresh grants, ${provider?.reuseDetected ?? '?'} refresh tokens presented twice (0 expected)`);
+  console.log(`  load average at the end: ${(loadavg()[0] ?? NaN).toFixed(2)} on ${cpus().length} CPUs`);
+  return interrupted.aborted ? EXIT.interrupted : EXIT.ok;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(`[bench] could not run: ${error instanceof Error ? error.message : error}`);
+    process.exit(EXIT.couldNotRun);
+  },
+);
