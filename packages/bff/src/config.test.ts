@@ -39,12 +39,13 @@ describe('createBff() configuration', () => {
     expect(bff.config.absoluteLifetimeSeconds).toBe(12 * 3600);
   });
 
-  it('logs events as JSON lines by default, never with a token in them', async () => {
+  it('logs events as JSON lines by default, never with a token in them, and no line per cached token', async () => {
     const { jsonLinesLogger } = await import('./events.js');
     const lines: string[] = [];
     const log = jsonLinesLogger((line) => lines.push(line));
     log({ type: 'reuse_detected', familyId: 'f1', presentedVersion: 1, currentVersion: 3 });
     log({ type: 'session_created', familyId: 'f2', sub: 'alice' });
+    log({ type: 'token_served_from_cache', familyId: 'f2' }); // routine: not a line per request
     expect(lines.map((l) => JSON.parse(l))).toEqual([
       { time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), level: 'warn', source: 'latchkey', type: 'reuse_detected', familyId: 'f1', presentedVersion: 1, currentVersion: 3 },
       { time: expect.any(String), level: 'info', source: 'latchkey', type: 'session_created', familyId: 'f2', sub: 'alice' },

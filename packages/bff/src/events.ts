@@ -24,7 +24,8 @@ export type BffEvent =
 
 /**
  * The default `onEvent`: one JSON object per line with a timestamp and a level, ready for
- * any log pipeline. Events carry ids and reasons, never tokens or cookies.
+ * any log pipeline. Events carry ids and reasons, never tokens or cookies. Routine successes
+ * (a token served from the cache, many per second) are left out; outcomes that matter are not.
  * @example
  * createBff({ ..., onEvent: jsonLinesLogger((line) => process.stderr.write(line + '\n')) });
  */
@@ -32,6 +33,7 @@ export function jsonLinesLogger(write: (line: string) => void = (line) => consol
   const warn = new Set(['reuse_detected', 'session_revoked', 'rate_limited', 'csrf_rejected', 'refresh_failed', 'stale_cookie_healed', 'store_unavailable', 'revocation_failed']);
   const error = new Set(['configuration_error']);
   return (event) => {
+    if (event.type === 'token_served_from_cache') return;
     write(JSON.stringify({ time: new Date().toISOString(), level: error.has(event.type) ? 'error' : warn.has(event.type) ? 'warn' : 'info', source: 'latchkey', ...event }));
   };
 }
