@@ -1,3 +1,4 @@
+import { key } from './keys.js';
 import type { BffStore } from './store.js';
 
 /** A held family lock; `release()` frees it only while this holder still owns it. */
@@ -20,7 +21,7 @@ export class FamilyLock {
 
   /** Takes the family's lock, or answers `undefined` while another request holds it. */
   async acquire(fid: string): Promise<HeldLock | undefined> {
-    const lockKey = `latchkey:lock:${fid}`; // key('lock', fid), kept here so the lock stands alone
+    const lockKey = key('lock', fid);
     const owner = crypto.randomUUID();
     if (!(await this.#store.setIfAbsent(lockKey, owner, this.#ttlMs))) return undefined;
     return { release: () => this.#store.deleteIfEquals(lockKey, owner) };

@@ -5,6 +5,7 @@ import { BffError, UpstreamError } from './errors.js';
 import { StoreUnavailableError } from './guardedStore.js';
 import type { RevocationReason } from './events.js';
 import { FamilyLock } from './familyLock.js';
+import { key } from './keys.js';
 import { confirmLedger, isLedger, rotateLedger, type CachedToken, type FamilyLedger } from './ledger.js';
 import type { OidcClient, ProviderTokens } from './oidc.js';
 import type { Sealer } from './seal.js';
@@ -30,11 +31,6 @@ export interface TokenOutcome {
   /** A new sealed session cookie (after a rotation, or to heal a stale one). */
   cookie: string | undefined;
   session: SessionData;
-}
-
-/** Store keys, all under `latchkey:`: ledger, denylist, lock, shared failure, activity, user index. */
-export function key(kind: 'fam' | 'deny' | 'lock' | 'fail' | 'act' | 'user', id: string): string {
-  return `latchkey:${kind}:${id}`;
 }
 
 /** Records outlive the family's last possible use by this much, so no late request finds them gone. */

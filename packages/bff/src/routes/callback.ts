@@ -63,9 +63,7 @@ export const callback: Route = {
     // A session that appeared meanwhile (another tab signed in) ends here, but only locally:
     // it probably shares the provider's grant with this one, and revoking it would end both.
     const previous = await ctx.readSession(request);
-    if (previous.session && !(await tokens.isRevoked(previous.session.fid))) {
-      await tokens.revokeFamily(previous.session.fid, 'new_sign_in', [previous.session], false);
-    }
+    if (previous.session) await tokens.revokeFamily(previous.session.fid, 'new_sign_in', [previous.session], false);
 
     const session: SessionData = {
       fid: oauth.generateRandomState(),
