@@ -433,6 +433,25 @@ describe('AuthClient lifecycle', () => {
     expect(w.client.getSnapshot()).toMatchObject({ status: 'authenticated', lastError: { code: 'configuration_error' } });
   });
 
+  it.each([
+    ['a 401 login_required', () => new Response('{"error":"login_required","error_description":"Not signed in."}', { status: 401 })],
+    ['a 200 with a token', () => new Response(JSON.stringify({ accessToken: 'late', tokenType: 'Bearer', expiresIn: 300, expiresAt: 0, scope: '', user: { sub: 'alice' } }), { status: 200 })],
+  ])('a /token answer under way at sign-out (%s) neither signs the tab back in nor re-words why it is signed out', async (_name, late) => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    let answer!: (response: Response) => void;
+    w.state.tokenAnswer = (() => new Promise<Response>((resolve) => (answer = resolve))) as never;
+    const refreshing = w.client.refresh('manual');
+    await settle();
+    w.state.tokenAnswer = undefined;
+    await w.client.logout();
+    answer(late());
+    await refreshing;
+    await settle();
+    expect(w.client.getSnapshot()).toMatchObject({ status: 'unauthenticated', reason: 'logged_out', token: undefined });
+  });
+
   it('reports how long ago a person last used the page, so timers never count as use', async () => {
     const w = world();
     w.client.mount();
@@ -471,7 +490,7 @@ describe('AuthClient lifecycle', () => {
       await settle();
       const error = await w.client.ensureFresh(900).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'insufficient_lifetime' });
-      expect(String((error as Error).message)).toMatch(/valid for 900 s was asked for, but the provider issues tokens that live 300 s/);
+      expect(String((error as Error).message)).toMatch(/valid for 900 s; the provider's tokens live 300 s/);
     });
 
     it('rejects with the reason when signed out', async () => {

@@ -101,6 +101,8 @@ export class AuthClient {
   #channel: TabChannel | undefined;
   #failures = 0;
   #started = false;
+  /** Counts sign-outs: a /token answer that left before the latest one is stale news. */
+  #ends = 0;
   /** Last input in any tab (local ms); opening the page counts as use. */
   #input: number;
 
@@ -212,7 +214,7 @@ export class AuthClient {
       const token = this.#snapshot.token!;
       throw new AuthClientError(
         'insufficient_lifetime',
-        `A token valid for ${minValiditySeconds} s was asked for, but the provider issues tokens that live ${Math.round((token.expiresAt - token.receivedAt) / 1000)} s.`,
+        `Asked for a token valid for ${minValiditySeconds} s; the provider's tokens live ${Math.round((token.expiresAt - token.receivedAt) / 1000)} s.`,
       );
     }
     return value;
@@ -331,6 +333,7 @@ export class AuthClient {
       // JSON leaves out an undefined minValidity.
       minValidity: minValidity && Math.min(86_400, minValidity),
     };
+    const ends = this.#ends;
     let response: Response;
     try {
       response = await this.#post('token', body);
@@ -338,6 +341,8 @@ export class AuthClient {
       return this.#temporaryFailure(new AuthClientError('network_error', 'The sign-in service could not be reached.', { cause }), trigger);
     }
     const json = (await response.json().catch(() => undefined)) as TokenResponseBody | undefined;
+    // Signed out (here or in another tab) while this was under way: neither its token nor its 401 may undo or re-word that.
+    if (ends !== this.#ends) return;
     if (response.ok && typeof json?.accessToken === 'string' && typeof json.expiresIn === 'number' && json.user) {
       const token: AccessToken = { value: json.accessToken, ...tokenTiming(this.#o.now(), json.expiresIn), scope: json.scope };
       this.#broadcast({ t: 'token', from: this.tabId, token, user: json.user });
@@ -392,6 +397,7 @@ export class AuthClient {
 
   /** Ends the session here; `tell` other tabs too unless the news came from one of them. */
   #end(reason: SignedOutReason, error?: AuthClientError, tell?: boolean) {
+    this.#ends++;
     if (tell) this.#broadcast({ t: 'end', from: this.tabId, reason });
     this.#cancelTimer();
     const wasEnded = this.#snapshot.status === 'unauthenticated';
