@@ -338,7 +338,7 @@ export class AuthClient {
     try {
       response = await this.#post('token', body);
     } catch (cause) {
-      return this.#temporaryFailure(new AuthClientError('network_error', 'The sign-in service could not be reached.', { cause }), trigger);
+      return this.#temporaryFailure(new AuthClientError('network_error', 'Sign-in service could not be reached.', { cause }), trigger);
     }
     const json = (await response.json().catch(() => undefined)) as TokenResponseBody | undefined;
     // Signed out (here or in another tab) while this was under way: neither its token nor its 401 may undo or re-word that.
@@ -352,7 +352,7 @@ export class AuthClient {
     const verdict = classifyResponse(response.status, response.headers, json);
     const error = new AuthClientError(
       (verdict.code ?? (response.ok ? 'unexpected_response' : 'server_error')) as LatchkeyErrorCode,
-      verdict.description ?? `The sign-in service answered ${response.status}.`,
+      verdict.description ?? `Sign-in service answered ${response.status}.`,
       { status: response.status, retryAfter: verdict.retryAfter },
     );
     if (isTerminalCode(verdict.code)) {
@@ -398,7 +398,9 @@ export class AuthClient {
   /** Ends the session here; `tell` other tabs too unless the news came from one of them. */
   #end(reason: SignedOutReason, error?: AuthClientError, tell?: boolean) {
     this.#ends++;
-    if (tell) this.#broadcast({ t: 'end', from: this.tabId, reason });
+    // Only a session that ended here is news for other tabs; a page that found none (a tab
+    // reopened after sign-out) must not re-word the reason they show.
+    if (tell && this.#snapshot.token) this.#broadcast({ t: 'end', from: this.tabId, reason });
     this.#cancelTimer();
     const wasEnded = this.#snapshot.status === 'unauthenticated';
     this.#set({ status: 'unauthenticated', user: undefined, token: undefined, reason, lastError: error });

@@ -153,6 +153,20 @@ describe('one refresh across tabs', () => {
     expect(w.channels.sent.filter((m) => m.t === 'end')).toHaveLength(1);
   });
 
+  it('a tab that finds no session (reopened after the sign-out) does not re-word the reason the others show', async () => {
+    const w = tabs(3);
+    await settle();
+    await w.clients[0]!.client.logout();
+    await settle();
+    // That tab comes back from the provider's logout page and asks the BFF: no cookie any more.
+    w.bff.answer = () => w.json(401, { error: 'login_required', error_description: 'Not signed in.' });
+    await w.clients[0]!.client.refresh('load');
+    await settle();
+    expect(w.clients[0]!.client.getSnapshot().reason).toBe('login_required');
+    for (const { client } of w.clients.slice(1)) expect(client.getSnapshot()).toMatchObject({ status: 'unauthenticated', reason: 'logged_out' });
+    expect(w.channels.sent.filter((m) => m.t === 'end')).toHaveLength(1);
+  });
+
   it('a terminal answer in one tab ends the session in every tab with the same reason', async () => {
     const w = tabs(3);
     await settle();

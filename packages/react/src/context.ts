@@ -6,6 +6,6 @@ export const AuthContext = createContext<AuthClient | null>(null);
 /** The `AuthClient` of the nearest `<AuthProvider>`. */
 export function useAuthClient(): AuthClient {
   const client = useContext(AuthContext);
-  if (!client) throw new Error('Latchkey: wrap your app in <AuthProvider>.');
+  if (!client) throw new Error('Wrap your app in <AuthProvider>.');
   return client;
 }

@@ -132,7 +132,7 @@ describe('<AuthProvider> + useAuth + useAuthedQuery', () => {
 
   it('throws a clear error when a hook is used outside <AuthProvider>', () => {
     const spy = vi.spyOn(console, 'error').mockImplementation(() => {});
-    expect(() => render(<Notes />)).toThrow(/wrap your app in <AuthProvider>/);
+    expect(() => render(<Notes />)).toThrow(/Wrap your app in <AuthProvider>/);
     spy.mockRestore();
   });
 });
