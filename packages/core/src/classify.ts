@@ -23,8 +23,9 @@ export interface Classification {
   retryAfter?: number;
 }
 
-const REFRESH_CODES = new Set(['invalid_token', 'token_expired']);
-const FORBIDDEN_CODES = new Set(['insufficient_scope', 'csrf_rejected', 'forbidden', 'access_denied']);
+// Sets of `unknown`, so that an absent code is simply not in them.
+const REFRESH_CODES = new Set<unknown>(['invalid_token', 'token_expired']);
+const FORBIDDEN_CODES = new Set<unknown>(['insufficient_scope', 'csrf_rejected', 'forbidden', 'access_denied']);
 const TEMPORARY_STATUS = new Set([408, 425, 429, 502, 503, 504]);
 
 /**
@@ -42,7 +43,7 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
 
 /** Whether a code ends the session. */
 export function isTerminalCode(code: unknown): code is TerminalCode {
-  return typeof code === 'string' && (TERMINAL_CODES as readonly string[]).includes(code);
+  return (TERMINAL_CODES as readonly unknown[]).includes(code);
 }
 
 /**
@@ -52,8 +53,9 @@ export function isTerminalCode(code: unknown): code is TerminalCode {
 export function classifyResponse(status: number, headers: Headers, body?: unknown): Classification {
   const retryAfter = parseRetryAfter(headers.get('retry-after'));
   const challenge = bearerChallenge(headers.get('www-authenticate'));
-  const code = challenge?.error ?? (isErrorBody(body) ? body.error : undefined);
-  const description = challenge?.error_description ?? (isErrorBody(body) ? body.error_description : undefined);
+  const fromBody = isErrorBody(body) ? body : undefined;
+  const code = challenge?.error ?? fromBody?.error;
+  const description = challenge?.error_description ?? fromBody?.error_description;
   const result = (kind: ResponseKind): Classification => ({
     kind,
     ...(code !== undefined && { code }),
@@ -63,8 +65,8 @@ export function classifyResponse(status: number, headers: Headers, body?: unknow
 
   if (status >= 200 && status < 400) return result('ok');
   if (isTerminalCode(code)) return result('terminal');
-  if (code !== undefined && REFRESH_CODES.has(code)) return result(status === 403 ? 'forbidden' : 'refresh');
-  if (code !== undefined && FORBIDDEN_CODES.has(code)) return result('forbidden');
+  if (REFRESH_CODES.has(code)) return result(status === 403 ? 'forbidden' : 'refresh');
+  if (FORBIDDEN_CODES.has(code)) return result('forbidden');
   if (TEMPORARY_STATUS.has(status) || code === 'upstream_unavailable' || code === 'rate_limited') return result('temporary');
   // A bare 401 with a Bearer challenge and no error code: the token was missing or unusable.
   if (status === 401 && challenge) return result('refresh');
