@@ -32,6 +32,11 @@ export interface BffConfig {
    * (default 1 day; 0 turns it off). Timer refreshes of a forgotten tab do not count.
    */
   idleTimeoutSeconds?: number;
+  /**
+   * How many live sessions (families) one user may have at once (default 100). Signing in past
+   * it signs the oldest out, so "sign out everywhere" always has a bounded list to walk.
+   */
+  maxSessionsPerUser?: number;
   /** Limits on `/token` and `/login` (sensible defaults; `false` turns them all off). */
   rateLimits?: Partial<RateLimits> | false;
   /**
@@ -117,6 +122,7 @@ export interface ResolvedConfig {
   resource: string | undefined;
   absoluteLifetimeSeconds: number;
   idleTimeoutSeconds: number;
+  maxSessionsPerUser: number;
   rateLimits: RateLimits;
   clientIp: (request: Request) => string | undefined;
   trustProxy: number;
@@ -191,6 +197,7 @@ export function resolveConfig(config: BffConfig): ResolvedConfig {
     resource: config.resource,
     absoluteLifetimeSeconds: positive('absoluteLifetimeSeconds', config.absoluteLifetimeSeconds, 7 * 24 * 3600),
     idleTimeoutSeconds: positive('idleTimeoutSeconds', config.idleTimeoutSeconds, 24 * 3600, true),
+    maxSessionsPerUser: wholeNumber('maxSessionsPerUser', config.maxSessionsPerUser, 100),
     rateLimits: resolveRateLimits(config.rateLimits),
     clientIp: config.clientIp ?? forwardedFor(trustProxy),
     trustProxy,
@@ -221,6 +228,12 @@ function positive(name: string, value: number | undefined, fallback: number, all
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
     throw new ConfigurationError(`"${name}" must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${JSON.stringify(value)}.`);
   }
+  return value;
+}
+
+function wholeNumber(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) throw new ConfigurationError(`"${name}" must be a whole number of at least 1, got ${JSON.stringify(value)}.`);
   return value;
 }
 

@@ -69,7 +69,7 @@ export function createBff(options: BffConfig): Bff {
     async readSession(request) {
       const raw = readCookie(request.headers.get('cookie'), config.cookieName);
       if (!raw) return { present: false };
-      const opened = await sealer.unseal(raw, isSessionData);
+      const opened = sealer.unseal(raw, isSessionData);
       return opened ? { session: opened, present: true } : { present: true };
     },
     sessionCookie: (value, s) => serializeCookie(config.cookieName, value, { maxAge: tokens.remainingLifetime(s), sameSite: 'Strict' }),
@@ -124,12 +124,13 @@ export function createBff(options: BffConfig): Bff {
 
   async function getSession(cookieHeader: string | null): Promise<SessionUser | undefined> {
     const raw = readCookie(cookieHeader, config.cookieName);
-    const presented = await sealer.unseal(raw, isSessionData);
+    const presented = sealer.unseal(raw, isSessionData);
     if (!presented) return undefined;
     try {
       const confirmed = await tokens.confirm(presented);
       if (!confirmed) return undefined;
-      return confirmed === 'signed_in' ? presented.user : confirmed.session.user;
+      // A copy: what the sealer opened is shared and frozen.
+      return structuredClone(confirmed === 'signed_in' ? presented.user : confirmed.session.user);
     } catch {
       // Store or provider trouble: nobody counts as signed in on the server's word until it is over.
       return undefined;

@@ -1,5 +1,6 @@
 /** Why a family was revoked. */
-export type RevocationReason = 'logout' | 'reuse' | 'revoke_family' | 'revoke_user' | 'new_sign_in' | 'expired' | 'invalid_grant';
+/** `session_limit`: the user signed in more than `maxSessionsPerUser` times; the oldest family ends. */
+export type RevocationReason = 'logout' | 'reuse' | 'revoke_family' | 'revoke_user' | 'new_sign_in' | 'expired' | 'invalid_grant' | 'session_limit';
 
 /** What the BFF reports to `onEvent`: security and lifecycle facts, never a token. */
 export type BffEvent =

@@ -199,3 +199,47 @@ describe('revocation', () => {
     expect((await h.token(second)).status).toBe(200);
   });
 });
+
+describe('the user → families index ("sign out everywhere")', () => {
+  const members = (store: ReturnType<typeof memoryStore>, sub: string) => store.members(`latchkey:user:${sub}`);
+
+  it('loses a family when it logs out, is revoked, or expires, so it never grows with old sign-ins', async () => {
+    const clock = { now: Date.now() };
+    const store = memoryStore({ now: () => clock.now });
+    const h = await startHarness({}, { now: () => clock.now, store, rateLimits: false, absoluteLifetimeSeconds: 3600, idleTimeoutSeconds: 0 });
+    try {
+      const [loggedOut, revoked, expiring] = [await h.signIn('bob'), await h.signIn('bob'), await h.signIn('bob')];
+      expect(await members(store, 'bob')).toHaveLength(3);
+      await h.post('/api/auth/logout', loggedOut);
+      expect(await members(store, 'bob')).toHaveLength(2);
+      const revokedFamily = h.events.filter((e) => e.type === 'session_created').at(-2) as { familyId: string };
+      await h.bff.revokeFamily(revokedFamily.familyId);
+      expect(await members(store, 'bob')).toHaveLength(1);
+      expect((await h.token(expiring)).status).toBe(200);
+      expect((await h.token(revoked)).status).toBe(401);
+      clock.now += 3600 * 1000 + 120_000;
+      expect(await members(store, 'bob')).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('holds at most maxSessionsPerUser live families: signing in past it signs the oldest out', async () => {
+    const store = memoryStore();
+    const h = await startHarness({}, { store, rateLimits: false, maxSessionsPerUser: 2 });
+    try {
+      const [oldest, middle, newest] = [await h.signIn('bob'), await h.signIn('bob'), await h.signIn('bob')];
+      expect(await members(store, 'bob')).toHaveLength(2);
+      // Revoked in the background: give it a moment.
+      for (let i = 0; i < 40 && !h.events.some((e) => e.type === 'session_revoked' && e.reason === 'session_limit'); i++) await new Promise((r) => setTimeout(r, 25));
+      const response = await h.token(oldest);
+      expect(response.status).toBe(401);
+      expect(await response.json()).toMatchObject({ error: 'session_revoked' });
+      expect((await h.token(middle)).status).toBe(200);
+      expect((await h.token(newest)).status).toBe(200);
+      expect(await h.bff.revokeUser('bob')).toBe(2);
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -3,9 +3,9 @@ import type { BffStore } from './store.js';
 /** The part of a node-redis v5 client (`createClient()`, connected) that the store uses. */
 export interface RedisLike {
   get(key: string): Promise<string | null | unknown>;
+  mGet(keys: string[]): Promise<unknown>;
   set(key: string, value: string, options?: object): Promise<unknown>;
   del(key: string): Promise<unknown>;
-  sMembers(key: string): Promise<string[] | unknown>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
 }
 
@@ -23,12 +23,45 @@ export interface RedisStoreOptions {
 const DELETE_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 // A fixed window: the first hit (a key with no expiry yet) sets it; returns the count and the seconds left.
 const INCREMENT = `local n = redis.call('INCR', KEYS[1]) local t = redis.call('TTL', KEYS[1]) if t < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) t = tonumber(ARGV[1]) end return {n, t}`;
-// Adds a member and makes the set live at least the given seconds (never shortens it).
-const ADD_TO_SET = `redis.call('SADD', KEYS[1], ARGV[1]) if redis.call('TTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 1`;
+/*
+ * The user → families index is a sorted set scored by when each member expires (ms): members
+ * expire one by one and the set lives as long as its last one. ARGV[1] is the time now (ms).
+ * Sets written by versions before 0.2 are plain sets without a score: the first script to touch
+ * one turns it into a sorted set whose members expire with the old key.
+ */
+const UPGRADE_SET = `local function upgrade(k, now)
+  if redis.call('TYPE', k).ok ~= 'set' then return end
+  local ttl = redis.call('PTTL', k)
+  local members = redis.call('SMEMBERS', k)
+  redis.call('DEL', k)
+  for _, m in ipairs(members) do redis.call('ZADD', k, now + math.max(ttl, 1000), m) end
+  if ttl > 0 then redis.call('PEXPIRE', k, ttl) end
+end
+upgrade(KEYS[1], tonumber(ARGV[1]))
+`;
+// Adds (or lengthens) a member, drops the expired, then the soonest to expire beyond ARGV[4] members; returns those dropped.
+const ADD_TO_SET = `${UPGRADE_SET}
+local now = tonumber(ARGV[1])
+redis.call('ZADD', KEYS[1], 'GT', now + tonumber(ARGV[2]), ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
+local dropped = {}
+if excess > 0 then
+  dropped = redis.call('ZRANGE', KEYS[1], 0, excess - 1)
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, excess - 1)
+end
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] then redis.call('PEXPIREAT', KEYS[1], last[2]) end
+return dropped`;
+const REMOVE_FROM_SET = `${UPGRADE_SET}
+redis.call('ZREM', KEYS[1], ARGV[2])
+return 1`;
+const MEMBERS = `${UPGRADE_SET}
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')`;
 
 /**
  * A {@link BffStore} on Redis, for more than one BFF instance: locks are `SET NX PX`, lock
- * release is compare-and-delete, counters and sets expire on their own.
+ * release is compare-and-delete, counters and sets expire on their own (a set's members one by one).
  * @example
  * import { createClient } from 'redis';
  * import { redisStore } from '@latchkey/bff/redis';
@@ -47,6 +80,11 @@ export function redisStore(options: RedisStoreOptions): BffStore {
       const value = await (await ready).get(k(key));
       return typeof value === 'string' ? value : undefined;
     },
+    async getMany(keys) {
+      if (keys.length === 0) return [];
+      const values = (await (await ready).mGet(keys.map(k))) as unknown[];
+      return keys.map((_, i) => (typeof values[i] === 'string' ? (values[i] as string) : undefined));
+    },
     async set(key, value, ttlSeconds) {
       await (await ready).set(k(key), value, { expiration: { type: 'EX', value: seconds(ttlSeconds) } });
     },
@@ -64,11 +102,16 @@ export function redisStore(options: RedisStoreOptions): BffStore {
       const [count, ttl] = (await (await ready).eval(INCREMENT, { keys: [k(key)], arguments: [String(seconds(windowSeconds))] })) as [number, number];
       return { count: Number(count), resetSeconds: Math.max(1, Number(ttl)) };
     },
-    async addToSet(key, member, ttlSeconds) {
-      await (await ready).eval(ADD_TO_SET, { keys: [k(key)], arguments: [member, String(seconds(ttlSeconds))] });
+    async addToSet(key, member, ttlSeconds, maxMembers = 1_000_000) {
+      const args = [String(Date.now()), String(Math.max(1, Math.ceil(ttlSeconds * 1000))), member, String(maxMembers)];
+      const dropped = await (await ready).eval(ADD_TO_SET, { keys: [k(key)], arguments: args });
+      return Array.isArray(dropped) ? dropped.map(String) : [];
+    },
+    async removeFromSet(key, member) {
+      await (await ready).eval(REMOVE_FROM_SET, { keys: [k(key)], arguments: [String(Date.now()), member] });
     },
     async members(key) {
-      const members = await (await ready).sMembers(k(key));
+      const members = await (await ready).eval(MEMBERS, { keys: [k(key)], arguments: [String(Date.now())] });
       return Array.isArray(members) ? members.map(String) : [];
     },
   };

@@ -59,11 +59,12 @@ describe('Sealer: iron-session 8 compatible', () => {
     expect(await unsealData(sealed, { password: { 1: A } })).toEqual({});
   });
 
-  it('hands out a copy: changing what it opened does not change what it opens next time', async () => {
+  it('hands out a frozen value: changing what it opened throws, and what it opens next time is unchanged', async () => {
     const sealer = new Sealer({ 1: A });
     const sealed = await sealer.seal(value, 3600);
     const first = (await sealer.unseal(sealed, anything))!;
-    (first.user as Record<string, string>).sub = 'mallory';
+    expect(() => ((first.user as Record<string, string>).sub = 'mallory')).toThrow(TypeError);
+    expect(() => ((first as Record<string, unknown>).extra = 1)).toThrow(TypeError);
     expect(await sealer.unseal(sealed, anything)).toEqual(value);
   });
 });

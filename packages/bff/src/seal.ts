@@ -5,11 +5,13 @@ import { createCipheriv, createDecipheriv, createHmac, pbkdf2Sync, randomBytes, 
  * HMAC-SHA-256 with PBKDF2-derived keys, a `~2` suffix) under a password map, so sealing keys
  * rotate without signing anyone out: the newest id seals, every id still listed opens.
  *
- * It runs on synchronous `node:crypto` rather than WebCrypto: the same bytes, but without a
- * promise and a key import per step, which made unsealing most of a cached `/token`'s cost.
+ * It runs on synchronous `node:crypto` rather than WebCrypto, and is synchronous itself: the
+ * same bytes, but without a promise and a key import per step, which made unsealing most of a
+ * cached `/token`'s cost.
  * Cookies sealed by iron-session open here and the other way round (`seal.test.ts`).
  * Opened values are kept in a small cache keyed by the sealed string, since the same cookie
- * and ledger come back on every request; expiry is still checked on every use.
+ * and ledger come back on every request; expiry is still checked on every use. What `unseal`
+ * answers is deeply frozen and shared between callers: change a copy, never the value.
  */
 export class Sealer {
   readonly #passwords: Record<number, string>;
@@ -22,13 +24,17 @@ export class Sealer {
   }
 
   /** Seals `data`; the seal itself stops opening after `ttlSeconds`. */
-  async seal(data: object, ttlSeconds: number): Promise<string> {
+  seal(data: object, ttlSeconds: number): string {
     const expiresAt = Date.now() + Math.max(1, Math.ceil(ttlSeconds)) * 1000;
-    return sealIron(data, String(this.#newest), this.#passwords[this.#newest]!, expiresAt);
+    const text = JSON.stringify(data);
+    const sealed = sealIron(text, String(this.#newest), this.#passwords[this.#newest]!, expiresAt);
+    // What was just sealed comes back on the next request (the new cookie, the new ledger): known already.
+    this.#remember(sealed, { data: deepFreeze(JSON.parse(text) as unknown), expiresAt });
+    return sealed;
   }
 
   /** Opens a seal; anything that cannot be opened (tampered, expired, unknown key) is `undefined`. */
-  async unseal<T extends object>(seal: string | undefined, isValid: (value: unknown) => value is T): Promise<T | undefined> {
+  unseal<T extends object>(seal: string | undefined, isValid: (value: unknown) => value is T): T | undefined {
     if (!seal || seal.length > 8192) return undefined;
     const now = Date.now();
     let opened = this.#opened.get(seal);
@@ -38,9 +44,8 @@ export class Sealer {
       opened = fresh;
       this.#remember(seal, opened);
     }
-    // A copy: callers may spread and change what they get; the cache must not change with it.
-    const data: unknown = structuredClone(opened.data);
-    return isValid(data) ? data : undefined;
+    // Shared with every later caller, so frozen: code that tried to change it would throw.
+    return isValid(opened.data) ? opened.data : undefined;
   }
 
   #remember(seal: string, opened: { data: unknown; expiresAt: number }) {
@@ -54,19 +59,19 @@ const PREFIX = 'Fe26.2';
 const SKEW_MS = 60_000;
 const CACHE_ENTRIES = 10_000;
 
-/** A 256-bit salt as iron writes it: hex text, used as the PBKDF2 salt's UTF-8 bytes. */
-const salt = () => randomBytes(32).toString('hex');
-/** iron's key derivation: PBKDF2-SHA-1, one iteration, 32 bytes. */
+/** iron's key derivation: PBKDF2-SHA-1, one iteration, 32 bytes; salts are 256 random bits as hex text. */
 const derive = (password: string, saltText: string) => pbkdf2Sync(password, saltText, 1, 32, 'sha1');
 const mac = (password: string, saltText: string, base: string) => createHmac('sha256', derive(password, saltText)).update(base).digest('base64url');
 
-function sealIron(data: object, id: string, password: string, expiresAt: number): string {
-  const encryptionSalt = salt();
-  const iv = randomBytes(16);
+function sealIron(text: string, id: string, password: string, expiresAt: number): string {
+  // One call for both salts and the IV: each call to the system's generator costs more than its bytes.
+  const random = randomBytes(80);
+  const encryptionSalt = random.toString('hex', 0, 32);
+  const hmacSalt = random.toString('hex', 32, 64);
+  const iv = random.subarray(64, 80);
   const cipher = createCipheriv('aes-256-cbc', derive(password, encryptionSalt), iv);
-  const encrypted = Buffer.concat([cipher.update(JSON.stringify(data), 'utf8'), cipher.final()]).toString('base64url');
+  const encrypted = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]).toString('base64url');
   const base = `${PREFIX}*${id}*${encryptionSalt}*${iv.toString('base64url')}*${encrypted}*${expiresAt}`;
-  const hmacSalt = salt();
   return `${base}*${hmacSalt}*${mac(password, hmacSalt, base)}~2`;
 }
 
@@ -89,8 +94,16 @@ function openIron(seal: string, passwords: Record<number, string>, now: number):
     const data: unknown = JSON.parse(text);
     // iron-session before version 2 kept the data under `persistent`.
     const value = version === '2' ? data : (data as { persistent?: unknown } | null)?.persistent;
-    return typeof value === 'object' && value !== null ? { data: value, expiresAt } : undefined;
+    return typeof value === 'object' && value !== null ? { data: deepFreeze(value), expiresAt } : undefined;
   } catch {
     return undefined;
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }

@@ -62,15 +62,42 @@ function contract(name: string, make: () => Promise<{ store: BffStore; wait: (ms
       expect((await store.increment(k, 1)).count).toBe(1);
     });
 
-    it('keeps sets of members, lengthened but never shortened by later additions', async () => {
+    it('getMany answers several keys in the order asked', async () => {
+      const [a, b] = [key('many'), key('many')];
+      await store.set(a, 'first', 60);
+      await store.set(b, 'second', 60, { evictable: true });
+      expect(await store.getMany([b, key('absent'), a])).toEqual(['second', undefined, 'first']);
+      expect(await store.getMany([])).toEqual([]);
+    });
+
+    it('keeps sets whose members expire one by one, lengthened but never shortened by a later addition', async () => {
       const k = key('set');
       expect(await store.members(k)).toEqual([]);
-      await store.addToSet(k, 'family-a', 60);
+      expect(await store.addToSet(k, 'family-a', 60)).toEqual([]);
       await store.addToSet(k, 'family-b', 1);
       await store.addToSet(k, 'family-a', 1);
       expect((await store.members(k)).sort()).toEqual(['family-a', 'family-b']);
       await wait(1_200);
-      expect((await store.members(k)).sort()).toEqual(['family-a', 'family-b']);
+      expect(await store.members(k)).toEqual(['family-a']);
+    });
+
+    it('removeFromSet takes one member out', async () => {
+      const k = key('remove');
+      await store.addToSet(k, 'family-a', 60);
+      await store.addToSet(k, 'family-b', 60);
+      await store.removeFromSet(k, 'family-a');
+      await store.removeFromSet(key('absent'), 'family-a');
+      expect(await store.members(k)).toEqual(['family-b']);
+    });
+
+    it('addToSet with maxMembers drops the members due to expire first, and says which', async () => {
+      const k = key('bounded');
+      await store.addToSet(k, 'oldest', 100, 3);
+      await store.addToSet(k, 'older', 200, 3);
+      await store.addToSet(k, 'newer', 300, 3);
+      expect(await store.addToSet(k, 'newest', 400, 3)).toEqual(['oldest']);
+      expect(await store.addToSet(k, 'latest', 500, 2)).toEqual(['older', 'newer']);
+      expect((await store.members(k)).sort()).toEqual(['latest', 'newest']);
     });
   });
 }
@@ -91,6 +118,21 @@ contract('redis', async () => ({
   store: redisStore({ client: await redis.client() }),
   wait: (ms) => new Promise((r) => setTimeout(r, ms)),
 }));
+
+describe('redisStore()', () => {
+  it('upgrades a user index written as a plain set (before 0.2) in place, keeping its members and expiry', async () => {
+    const client = await redis.client();
+    const store = redisStore({ client });
+    await client.sAdd('latchkey:user:upgraded', ['family-a', 'family-b']);
+    await client.expire('latchkey:user:upgraded', 3600);
+    expect((await store.members('latchkey:user:upgraded')).sort()).toEqual(['family-a', 'family-b']);
+    expect(await store.addToSet('latchkey:user:upgraded', 'family-c', 60)).toEqual([]);
+    await store.removeFromSet('latchkey:user:upgraded', 'family-a');
+    expect((await store.members('latchkey:user:upgraded')).sort()).toEqual(['family-b', 'family-c']);
+    expect(await client.type('latchkey:user:upgraded')).toBe('zset');
+    expect(await client.ttl('latchkey:user:upgraded')).toBeGreaterThan(3000);
+  });
+});
 
 describe('memoryStore()', () => {
   it('never holds more than maxEntries evictable keys: caches and counters make room, oldest first', async () => {

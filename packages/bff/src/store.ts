@@ -12,6 +12,8 @@
  */
 export interface BffStore {
   get(key: string): Promise<string | undefined>;
+  /** Several keys in one go (Redis `MGET`), in the order asked; `undefined` where absent. */
+  getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
   /** Stores `value` for `ttlSeconds`; `evictable` values may be dropped early when the store is full. */
   set(key: string, value: string, ttlSeconds: number, options?: { evictable?: boolean }): Promise<void>;
   delete(key: string): Promise<void>;
@@ -21,14 +23,21 @@ export interface BffStore {
   deleteIfEquals(key: string, value: string): Promise<void>;
   /** Counts a hit in a fixed window that starts with the first hit; returns the count and seconds until the window ends. */
   increment(key: string, windowSeconds: number): Promise<{ count: number; resetSeconds: number }>;
-  /** Adds `member` to the set at `key`, which then lives at least `ttlSeconds`. */
-  addToSet(key: string, member: string, ttlSeconds: number): Promise<void>;
-  /** The members of the set at `key` (none when absent). */
+  /**
+   * Adds `member` to the set at `key` for `ttlSeconds`. Members expire one by one; adding one
+   * again lengthens its life, never shortens it. With `maxMembers`, the members due to expire
+   * first are taken out to stay within it, and returned (the caller decides what they mean).
+   */
+  addToSet(key: string, member: string, ttlSeconds: number, maxMembers?: number): Promise<string[]>;
+  /** Takes `member` out of the set at `key`. */
+  removeFromSet(key: string, member: string): Promise<void>;
+  /** The members of the set at `key` that have not expired (none when absent). */
   members(key: string): Promise<string[]>;
 }
 
 interface Entry {
-  value: string | Set<string>;
+  /** A string, or a set's members with when each expires (ms). */
+  value: string | Map<string, number>;
   expiresAt: number;
 }
 
@@ -101,6 +110,12 @@ export function memoryStore(options: { now?: () => number; maxEntries?: number; 
       const value = live(key)?.value;
       return typeof value === 'string' ? value : undefined;
     },
+    async getMany(keys) {
+      return keys.map((key) => {
+        const value = live(key)?.value;
+        return typeof value === 'string' ? value : undefined;
+      });
+    },
     async set(key, value, ttlSeconds, setOptions) {
       put(key, value, ttlSeconds * 1000, setOptions?.evictable === true);
     },
@@ -126,15 +141,25 @@ export function memoryStore(options: { now?: () => number; maxEntries?: number; 
       entry.value = String(count);
       return { count, resetSeconds: Math.max(1, Math.ceil((entry.expiresAt - now()) / 1000)) };
     },
-    async addToSet(key, member, ttlSeconds) {
+    async addToSet(key, member, ttlSeconds, maxMembers = Infinity) {
+      const t = now();
       const entry = live(key);
-      const set = entry?.value instanceof Set ? entry.value : new Set<string>();
-      set.add(member);
-      put(key, set, Math.max(ttlSeconds * 1000, (entry?.expiresAt ?? 0) - now()), false);
+      const set = entry?.value instanceof Map ? entry.value : new Map<string, number>();
+      for (const [m, expiresAt] of set) if (expiresAt <= t) set.delete(m);
+      set.set(member, Math.max(set.get(member) ?? 0, t + ttlSeconds * 1000));
+      const dropped = [...set].sort((a, b) => a[1] - b[1]).slice(0, Math.max(0, set.size - maxMembers)).map(([m]) => m);
+      for (const m of dropped) set.delete(m);
+      put(key, set, Math.max(...set.values()) - t, false);
+      return dropped;
+    },
+    async removeFromSet(key, member) {
+      const value = live(key)?.value;
+      if (value instanceof Map) value.delete(member);
     },
     async members(key) {
       const value = live(key)?.value;
-      return value instanceof Set ? [...value] : [];
+      const t = now();
+      return value instanceof Map ? [...value].filter(([, expiresAt]) => expiresAt > t).map(([m]) => m) : [];
     },
   };
 }

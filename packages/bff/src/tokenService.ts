@@ -76,20 +76,14 @@ export class TokenService {
   }
 
   /** Seals a session into its cookie value, living as long as the family may. */
-  sealSession(session: SessionData): Promise<string> {
+  sealSession(session: SessionData): string {
     return this.#sealer.seal(session, this.#familyTtl(session));
   }
 
   /** Reads everything the rules need about a family in one go. */
   async #state(fid: string): Promise<FamilyState> {
-    const { store } = this.#config;
-    const [sealed, revoked, activeAt, failure] = await Promise.all([
-      store.get(key('fam', fid)),
-      store.get(key('deny', fid)),
-      store.get(key('act', fid)),
-      store.get(key('fail', fid)),
-    ]);
-    return { ledger: await this.#sealer.unseal(sealed, isLedger), revoked, activeAt: Number(activeAt ?? 0), sharedFailure: parseFailure(failure) };
+    const [sealed, revoked, activeAt, failure] = await this.#config.store.getMany([key('fam', fid), key('deny', fid), key('act', fid), key('fail', fid)]);
+    return { ledger: this.#sealer.unseal(sealed, isLedger), revoked, activeAt: Number(activeAt ?? 0), sharedFailure: parseFailure(failure) };
   }
 
   #decide(state: FamilyState, request: TokenRequest): Decision {
@@ -216,22 +210,30 @@ export class TokenService {
     const waitingSince = first.ledger?.session.v ?? request.presented.v;
     let state = first;
     for (;;) {
-      const lock = await this.#lock.acquire(request.presented.fid);
+      // The state is read again with the lock, in the same round trip and after it: another
+      // request or instance may have rotated meanwhile, and what it wrote is then seen.
+      const acquiring = this.#lock.acquire(request.presented.fid);
+      const reading = this.#state(request.presented.fid);
+      const lock = await acquiring.catch((error: unknown) => {
+        reading.catch(() => {});
+        throw error;
+      });
       if (lock) {
         let holdUntil: Promise<unknown> | undefined;
         try {
-          // Re-read under the lock: another request or instance may have rotated meanwhile.
-          state = await this.#state(request.presented.fid);
+          state = await reading;
           const decision = this.#decide(state, { ...request, waitingSince });
           if (decision.action !== 'refresh') return await this.#settle(decision, state, request);
           const current = decision.adopt ? request.presented : state.ledger!.session;
           return await this.#redeem(state, current, request.presented.v, (pending) => (holdUntil = pending));
         } finally {
-          // A release that fails leaves the lock to expire on its own; it must not cost the caller its new cookie.
+          // Not awaited: the answer need not wait for it, and a release that fails leaves the lock
+          // to expire on its own; it must not cost the caller its new cookie.
           if (holdUntil) void holdUntil.finally(() => lock.release()).catch(() => {});
-          else await lock.release().catch(() => {});
+          else void lock.release().catch(() => {});
         }
       }
+      reading.catch(() => {});
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       state = await this.#state(request.presented.fid);
       const decision = this.#decide(state, { ...request, waitingSince, lockedByOther: true });
@@ -259,7 +261,7 @@ export class TokenService {
     try {
       const first = await Promise.race([upstream, timedOut]);
       if (first === 'timeout') {
-        hold(upstream.then((late) => this.#rotate(state.ledger, current, late, started, presented, true)).catch(() => {}));
+        hold(upstream.then((late) => this.#rotate(state, current, late, started, presented, true)).catch(() => {}));
         throw new UpstreamError('The identity provider did not answer the refresh in time. Try again shortly.');
       }
       tokens = first;
@@ -269,7 +271,7 @@ export class TokenService {
     } finally {
       clearTimeout(timer);
     }
-    return this.#rotate(state.ledger, current, tokens, started, presented);
+    return this.#rotate(state, current, tokens, started, presented);
   }
 
   async #refreshFailed(error: unknown, current: SessionData): Promise<void> {
@@ -287,7 +289,7 @@ export class TokenService {
 
   /** Records a successful refresh: the next version, its cookie and access token, in the ledger. */
   async #rotate(
-    ledger: FamilyLedger | undefined,
+    state: FamilyState,
     current: SessionData,
     tokens: ProviderTokens,
     started: number,
@@ -295,22 +297,26 @@ export class TokenService {
     late = false,
   ): Promise<TokenOutcome> {
     const { store, now } = this.#config;
+    const { ledger } = state;
     const at = now();
-    const activeAt = Number((await store.get(key('act', current.fid)).catch(() => undefined)) ?? 0);
     const next: SessionData = {
       ...current,
       v: Math.max(current.v, ledger?.session.v ?? 0) + 1,
       rt: tokens.refreshToken ?? current.rt,
-      la: Math.max(current.la ?? current.ca, activeAt),
+      la: Math.max(current.la ?? current.ca, state.activeAt),
     };
-    const sealed = await this.sealSession(next);
+    const sealed = this.sealSession(next);
     const token = cachedToken(next.v, tokens, at);
     const updated = rotateLedger(ledger, current, { session: next, cookie: sealed, token, idToken: tokens.idToken }, presented, at, this.#config.graceSeconds * 1000);
-    // The cookie goes out even if these writes fail: the browser must hold the only live refresh token.
-    await this.#writeLedger(updated).catch((error: unknown) => console.error('[latchkey] could not record a rotation', error));
-    // A family adopted after the store lost it joins the user's index again, so "sign out everywhere" finds it.
-    if (!ledger) await store.addToSet(key('user', next.user.sub), next.fid, this.#familyTtl(next)).catch(() => {});
-    await store.delete(key('fail', current.fid)).catch(() => {});
+    // Written together (one round trip to Redis). The cookie goes out even if they fail: the
+    // browser must hold the only live refresh token.
+    await Promise.all([
+      this.#writeLedger(updated).catch((error: unknown) => console.error('[latchkey] could not record a rotation', error)),
+      // A family adopted after the store lost it joins the user's index again, so "sign out everywhere" finds it.
+      !ledger && this.#index(next).catch(() => {}),
+      // Only the lock holder records a failure: one was seen under this lock, or this very call timed out.
+      (state.sharedFailure || late) && store.delete(key('fail', current.fid)).catch(() => {}),
+    ]);
     this.#config.onEvent({
       type: 'token_refreshed',
       familyId: next.fid,
@@ -324,12 +330,12 @@ export class TokenService {
 
   async #writeLedger(ledger: FamilyLedger): Promise<void> {
     const ttl = this.#familyTtl(ledger.session);
-    await this.#config.store.set(key('fam', ledger.session.fid), await this.#sealer.seal(ledger, ttl), ttl);
+    await this.#config.store.set(key('fam', ledger.session.fid), this.#sealer.seal(ledger, ttl), ttl);
   }
 
   /** Starts a family after sign-in: its ledger with version 1 and the first access token, indexed under the user. */
   async startFamily(session: SessionData, tokens: ProviderTokens): Promise<string> {
-    const cookie = await this.sealSession(session);
+    const cookie = this.sealSession(session);
     const ledger: FamilyLedger = {
       session,
       cookie,
@@ -338,13 +344,27 @@ export class TokenService {
       ...(tokens.idToken !== undefined && { idToken: tokens.idToken }),
     };
     await this.#writeLedger(ledger);
-    await this.#config.store.addToSet(key('user', session.user.sub), session.fid, this.#familyTtl(session));
+    await this.#index(session);
     return cookie;
+  }
+
+  /**
+   * Lists a family under its user, for "sign out everywhere". Each entry expires with its family;
+   * past `maxSessionsPerUser` live families, the oldest are signed out, so the index stays bounded
+   * and no family is ever live without being listed.
+   */
+  async #index(session: SessionData): Promise<void> {
+    const { store, maxSessionsPerUser } = this.#config;
+    const dropped = await store.addToSet(key('user', session.user.sub), session.fid, this.#familyTtl(session), maxSessionsPerUser);
+    for (const fid of dropped) {
+      if (fid === session.fid) continue;
+      void this.revokeFamily(fid, 'session_limit').catch((error: unknown) => console.error('[latchkey] could not end a session over the per-user limit', error));
+    }
   }
 
   /** The newest ID token of a family, for `id_token_hint` at logout. */
   async idToken(fid: string): Promise<string | undefined> {
-    return (await this.#sealer.unseal(await this.#config.store.get(key('fam', fid)), isLedger))?.idToken;
+    return (this.#sealer.unseal(await this.#config.store.get(key('fam', fid)), isLedger))?.idToken;
   }
 
   /** Whether the family was revoked (logout, reuse, incident response). */
@@ -387,6 +407,9 @@ export class TokenService {
         });
       }
     }
+    // Out of the user's index (ended families would otherwise stay listed until they expire).
+    const sub = sessions[0]?.user.sub;
+    if (sub) await store.removeFromSet(key('user', sub), fid).catch((error: unknown) => void (storeError ??= error));
     if (storeError) throw storeError;
     if (wasLive && reason !== 'logout' && reason !== 'expired') this.#config.onEvent({ type: 'session_revoked', familyId: fid, reason });
     return wasLive;
@@ -395,8 +418,11 @@ export class TokenService {
   /** "Sign out everywhere": revokes every family of a user found in the store's index; answers how many. */
   async revokeUser(sub: string): Promise<number> {
     let revoked = 0;
-    for (const fid of await this.#config.store.members(key('user', sub))) {
+    const { store } = this.#config;
+    for (const fid of await store.members(key('user', sub))) {
       if (await this.revokeFamily(fid, 'revoke_user')) revoked += 1;
+      // Also when the family's ledger had already gone (it expired), which left no user to find.
+      await store.removeFromSet(key('user', sub), fid);
     }
     return revoked;
   }

@@ -32,7 +32,7 @@ export const callback: Route = {
       return fail(new BffError('missing_transaction', 400, 'The sign-in response carries no valid state, so it belongs to no sign-in of this browser. Start again.'));
     }
     const txName = transactionCookieName(config.transactionCookieName, state);
-    const tx = await sealer.unseal(readCookie(request.headers.get('cookie'), txName), isTransactionData);
+    const tx = sealer.unseal(readCookie(request.headers.get('cookie'), txName), isTransactionData);
     if (!tx || tx.state !== state) {
       return fail(new BffError('missing_transaction', 400, 'No sign-in with this state is in progress in this browser (it expired or was already used). Start again.'));
     }

@@ -49,7 +49,7 @@ export const login: Route = {
     // Lax, not Strict: the provider's redirect back is a cross-site navigation and must carry it.
     headers.append(
       'set-cookie',
-      serializeCookie(transactionCookieName(config.transactionCookieName, start.state), await sealer.seal(tx, TRANSACTION_SECONDS), {
+      serializeCookie(transactionCookieName(config.transactionCookieName, start.state), sealer.seal(tx, TRANSACTION_SECONDS), {
         maxAge: TRANSACTION_SECONDS,
         sameSite: 'Lax',
       }),
