@@ -14,14 +14,13 @@ export async function signIn(page: Page, appUrl: string, user = 'alice') {
 
 /** Calls POST /api/auth/token the way the SPA does, from the page's context. */
 export async function callToken(page: Page, appUrl: string, cookie?: string) {
-  return page.request.post(`${appUrl}/api/auth/token`, {
+  return page.request.post(`${appUrl}/api/auth/token?idle=0`, {
     headers: {
       'content-type': 'application/json',
       'x-latchkey': '1',
       origin: appUrl,
       ...(cookie ? { cookie: `__Host-latchkey=${cookie}` } : {}),
     },
-    data: {},
   });
 }
 
@@ -31,7 +30,7 @@ export function recordResponses(pages: Page[]) {
   for (const page of pages) {
     page.on('response', (r) => {
       if (r.url().endsWith('/api/notes')) seen.notes.push(r.status());
-      if (r.url().endsWith('/api/auth/token')) seen.token.push(r.status());
+      if (new URL(r.url()).pathname === '/api/auth/token') seen.token.push(r.status());
     });
   }
   return seen;

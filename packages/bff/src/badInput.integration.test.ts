@@ -88,6 +88,31 @@ function bodyCases(): Case[] {
   return [...token, ...logout];
 }
 
+function queryCases(): Case[] {
+  const queries: [string, string, string?][] = [
+    ['minValidity not a number', 'minValidity=abc'],
+    ['minValidity -1', 'minValidity=-1'],
+    ['minValidity too large', 'minValidity=86401'],
+    ['minValidity empty', 'minValidity='],
+    ['minValidity in exponent form', 'minValidity=1e3'],
+    ['minValidity given twice', 'minValidity=1&minValidity=2'],
+    ['idle not a number', 'idle=x'],
+    ['idle -5', 'idle=-5'],
+    ['an unknown parameter', 'idle=1&admin=1'],
+    ['__proto__', '__proto__=1'],
+    ['parameters in both the query and the body', 'minValidity=1', '{"idle":1}'],
+    ['query and an empty JSON object body', 'idle=1', '{}'],
+  ];
+  return queries.map(([name, query, body]) => ({
+    name: `POST /token?${query}: ${name}`,
+    method: 'POST',
+    path: `/api/auth/token?${query}`,
+    // As a server receives it: a request with a body says how long it is.
+    headers: body === undefined ? JSON_POST : { ...JSON_POST, 'content-length': String(body.length) },
+    ...(body !== undefined && { body }),
+  }));
+}
+
 function methodCases(): Case[] {
   const routes: [string, string][] = [
     ['login', 'GET'],
@@ -227,7 +252,7 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const cases = (): Case[] => [...csrfCases(), ...bodyCases(), ...methodCases(), ...pathCases(), ...returnToCases(), ...callbackCases()];
+const cases = (): Case[] => [...csrfCases(), ...bodyCases(), ...queryCases(), ...methodCases(), ...pathCases(), ...returnToCases(), ...callbackCases()];
 
 describe('bad input', () => {
   it.each(cases().map((c) => [c.name, c] as const))('%s → 4xx JSON error, session untouched', async (_name, c) => {

@@ -60,6 +60,23 @@ describe('the code flow against the real dev provider', () => {
     expect((await h.idp.stats()).reuseDetected).toBe(0);
   });
 
+  it('takes minValidity and idle from the query, as the Latchkey client sends them with no body', async () => {
+    const cookie = await h.signIn('alice');
+    await (await h.token(cookie)).json();
+    const before = (await h.idp.stats()).grants.refresh_token;
+    h.age(20);
+    const cached = await h.post('/api/auth/token?idle=0&minValidity=30', cookie, '');
+    expect(cached.status).toBe(200);
+    expect(sessionCookieFrom(cached)).toBeUndefined();
+    expect((await h.idp.stats()).grants.refresh_token).toBe(before);
+    // More than the cached token has: the query's minValidity is what counts, so it refreshes.
+    const refreshed = await h.post('/api/auth/token?idle=0&minValidity=50', cookie, '');
+    expect(refreshed.status).toBe(200);
+    expect((await refreshed.json()).expiresIn).toBeGreaterThan(50);
+    expect(sessionCookieFrom(refreshed)).toBeDefined();
+    expect((await h.idp.stats()).grants.refresh_token).toBe(before + 1);
+  });
+
   it('sends exactly one refresh upstream for 20 concurrent /token calls with one cookie', async () => {
     const cookie = await h.signIn('alice');
     const before = (await h.idp.stats()).grants.refresh_token;

@@ -118,6 +118,18 @@ describe('lifetimes', () => {
     }
   });
 
+  it('reads the activity report from the query too, as the Latchkey client sends it', async () => {
+    let cookie = await t.h.signIn();
+    for (let i = 0; i < 3; i++) {
+      t.advance(600);
+      const response = await t.h.post('/api/auth/token?idle=60', cookie, '');
+      expect(response.status).toBe(200);
+      cookie = sessionCookieFrom(response) ?? cookie;
+    }
+    t.advance(1000); // the last report said: active 60 s before the previous call
+    expect((await t.h.post('/api/auth/token?idle=1000', cookie, '')).status).toBe(401);
+  });
+
   it('signs out after the idle timeout although timer refreshes kept calling (the client reports no input)', async () => {
     const cookie = await t.h.signIn();
     t.advance(600);

@@ -24,9 +24,11 @@ function world(options: { lifetime?: number; policy?: RefreshPolicy; locks?: Tab
     new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
   const fetch = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
     const url = String(input instanceof Request ? input.url : input);
-    if (url.endsWith('/api/auth/token')) {
+    if (url.split('?')[0]!.endsWith('/api/auth/token')) {
       state.tokenCalls += 1;
-      state.bodies.push(JSON.parse(String(init.body)));
+      // The parameters travel in the query; there is no body.
+      expect(init.body).toBeUndefined();
+      state.bodies.push(Object.fromEntries([...new URL(url, 'http://app').searchParams].map(([k, v]) => [k, Number(v)])));
       expect(new Headers(init.headers).get('x-latchkey')).toBe('1');
       if (state.tokenAnswer) return state.tokenAnswer();
       state.issued += 1;
@@ -368,7 +370,7 @@ describe('AuthClient lifecycle', () => {
     vi.setSystemTime(Date.now() + 2 * 3_600_000); // the laptop slept; no timer fired
     const response = await w.client.fetch('/api/notes');
     expect(response.status).toBe(200);
-    const urls = w.fetch.mock.calls.map(([input]) => String(input));
+    const urls = w.fetch.mock.calls.map(([input]) => String(input).split('?')[0]);
     expect(urls).toEqual(['/api/auth/token', '/api/auth/token', '/api/notes']);
     expect(w.state.apiCalls).toBe(1); // no 401 on the way
   });

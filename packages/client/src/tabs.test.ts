@@ -53,7 +53,7 @@ function tabs(count: number, options: { shared?: boolean; lifetime?: number } = 
     const url = String(input);
     if (url.endsWith('/logout')) return json(200, {});
     bff.tokenCalls += 1;
-    bodies.push(JSON.parse(String(init.body)));
+    bodies.push(Object.fromEntries([...new URL(url, 'http://app').searchParams].map(([k, v]) => [k, Number(v)])));
     if (bff.answer) return bff.answer();
     bff.issued += 1;
     return json(200, { accessToken: `at-${bff.issued}`, tokenType: 'Bearer', expiresIn: options.lifetime ?? 300, expiresAt: 0, scope: '', user: { sub: 'alice' } });

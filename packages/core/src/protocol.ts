@@ -6,7 +6,7 @@ export interface SessionUser {
   preferred_username?: string;
 }
 
-/** Body of `POST /token`. */
+/** Parameters of `POST /token`: in the query (what the Latchkey client sends, with no body) or a JSON body. */
 export interface TokenRequestBody {
   /** Seconds the returned access token must stay valid at least. */
   minValidity?: number;

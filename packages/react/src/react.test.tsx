@@ -14,7 +14,7 @@ function fakeBff(clientOptions: Partial<AuthClientOptions> = {}) {
   const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
   const fetch = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
     const url = String(input);
-    if (url.endsWith('/token')) {
+    if (url.split('?')[0]!.endsWith('/token')) {
       calls.token += 1;
       if (!signedIn) return json(401, { error: 'session_expired', error_description: 'Session over' });
       return json(200, { accessToken: `at-${user}-${calls.token}`, tokenType: 'Bearer', expiresIn: 300, expiresAt: 0, scope: '', user: { sub: user, name: user } });
