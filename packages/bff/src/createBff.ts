@@ -66,7 +66,7 @@ export function createBff(options: BffConfig): Bff {
     sealer,
     oidc,
     tokens,
-    async readSession(request) {
+    readSession(request) {
       const raw = readCookie(request.headers.get('cookie'), config.cookieName);
       if (!raw) return { present: false };
       const opened = sealer.unseal(raw, isSessionData);
@@ -74,14 +74,15 @@ export function createBff(options: BffConfig): Bff {
     },
     sessionCookie: (value, s) => serializeCookie(config.cookieName, value, { maxAge: tokens.remainingLifetime(s), sameSite: 'Strict' }),
     clearSessionCookie: () => clearCookie(config.cookieName),
-    async limit(name: keyof RateLimits, id: string | undefined) {
+    limit(name: keyof RateLimits, id: string | undefined) {
       const rule = config.rateLimits[name];
-      if (!rule || !id) return;
-      const { count, resetSeconds } = await config.store.increment(`latchkey:rate:${name}:${id}`, rule.windowSeconds);
-      if (count <= rule.limit) return;
-      config.onEvent({ type: 'rate_limited', limit: LIMIT_EVENT_NAMES[name], retryAfter: resetSeconds });
-      throw new BffError('rate_limited', 429, `Too many requests; try again in ${resetSeconds} s. The session is kept.`, {
-        headers: { 'retry-after': String(resetSeconds) },
+      if (!rule || !id) return undefined;
+      return config.store.increment(`latchkey:rate:${name}:${id}`, rule.windowSeconds).then(({ count, resetSeconds }) => {
+        if (count <= rule.limit) return;
+        config.onEvent({ type: 'rate_limited', limit: LIMIT_EVENT_NAMES[name], retryAfter: resetSeconds });
+        throw new BffError('rate_limited', 429, `Too many requests; try again in ${resetSeconds} s. The session is kept.`, {
+          headers: { 'retry-after': String(resetSeconds) },
+        });
       });
     },
   };

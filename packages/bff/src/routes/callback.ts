@@ -62,7 +62,7 @@ export const callback: Route = {
     }
     // A session that appeared meanwhile (another tab signed in) ends here, but only locally:
     // it probably shares the provider's grant with this one, and revoking it would end both.
-    const previous = await ctx.readSession(request);
+    const previous = ctx.readSession(request);
     if (previous.session) await tokens.revokeFamily(previous.session.fid, 'new_sign_in', [previous.session], false);
 
     const session: SessionData = {

@@ -11,13 +11,16 @@ export interface RouteContext {
   oidc: OidcClient;
   tokens: TokenService;
   /** Reads and opens the session cookie; `present` tells a missing cookie from an unreadable one. */
-  readSession(request: Request): Promise<{ session?: SessionData; present: boolean }>;
+  readSession(request: Request): { session?: SessionData; present: boolean };
   /** `Set-Cookie` for a session cookie value, living as long as the family may. */
   sessionCookie(value: string, session: SessionData): string;
   /** `Set-Cookie` that deletes the session cookie. */
   clearSessionCookie(): string;
-  /** Counts a hit against a limit; over it, throws 429 `rate_limited` with `Retry-After`. */
-  limit(name: keyof RateLimits, id: string | undefined): Promise<void>;
+  /**
+   * Counts a hit against a limit; over it, rejects with 429 `rate_limited` and `Retry-After`.
+   * `undefined` (nothing to wait for) when that limit is off or there is no id to count.
+   */
+  limit(name: keyof RateLimits, id: string | undefined): Promise<void> | undefined;
 }
 
 /** One route: its method and handler. */

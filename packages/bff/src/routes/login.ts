@@ -37,7 +37,7 @@ export const login: Route = {
     const start = await oidc.buildAuthorizationUrl();
     const headers = new Headers({ location: start.url.href });
 
-    const { session } = await ctx.readSession(request);
+    const { session } = ctx.readSession(request);
     if (session && isUserNavigation(request)) {
       await tokens.revokeFamily(session.fid, 'new_sign_in', [session]);
       headers.append('set-cookie', ctx.clearSessionCookie());

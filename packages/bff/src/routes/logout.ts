@@ -11,7 +11,7 @@ export const logout: Route = {
   async run(ctx, request) {
     const { config, tokens, oidc } = ctx;
     await readJsonBody(request, config.bodyTimeoutMs);
-    const { session } = await ctx.readSession(request);
+    const { session } = ctx.readSession(request);
     let idToken: string | undefined;
     if (session) {
       idToken = await tokens.idToken(session.fid).catch(() => undefined);

@@ -9,7 +9,7 @@ import type { Route } from './context.js';
 export const session: Route = {
   method: 'GET',
   async run(ctx, request) {
-    const { session: presented, present } = await ctx.readSession(request);
+    const { session: presented, present } = ctx.readSession(request);
     if (!presented) {
       if (present) await ctx.limit('anonymousPerIp', ctx.config.clientIp(request));
       return json(200, { authenticated: false } satisfies SessionResponseBody);

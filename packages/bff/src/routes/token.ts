@@ -10,7 +10,7 @@ export const token: Route = {
   method: 'POST',
   async run(ctx, request, url) {
     const { config, tokens } = ctx;
-    const body = await tokenParameters(request, url, config.bodyTimeoutMs);
+    const body = url.search === '' ? await readJsonBody(request, config.bodyTimeoutMs) : queryParameters(request, url);
     const minValidity = body.minValidity ?? 30;
     if (typeof minValidity !== 'number' || !Number.isFinite(minValidity) || minValidity < 0 || minValidity > MAX_MIN_VALIDITY) {
       throw new BffError('invalid_request', 400, `minValidity must be a number of seconds from 0 to ${MAX_MIN_VALIDITY}, got ${JSON.stringify(body.minValidity)}.`);
@@ -19,7 +19,7 @@ export const token: Route = {
     if (idle !== undefined && (typeof idle !== 'number' || !Number.isFinite(idle) || idle < 0)) {
       throw new BffError('invalid_request', 400, `idle must be a non-negative number of seconds, got ${JSON.stringify(idle)}.`);
     }
-    const { session, present } = await ctx.readSession(request);
+    const { session, present } = ctx.readSession(request);
     if (!session) {
       await ctx.limit('anonymousPerIp', config.clientIp(request));
       const error = new BffError('login_required', 401, present ? 'The session cookie could not be read. Sign in again.' : 'Not signed in.');
@@ -28,7 +28,8 @@ export const token: Route = {
       return response;
     }
     // Over the limit, the session stays: a 429 never clears the cookie.
-    await ctx.limit('tokenPerFamily', session.fid);
+    const limited = ctx.limit('tokenPerFamily', session.fid);
+    if (limited) await limited;
     try {
       const outcome = await tokens.getToken(session, minValidity, idle as number | undefined);
       const response = json(200, outcome.body);
@@ -54,14 +55,12 @@ export const token: Route = {
 const QUERY_NUMBER = /^\d{1,9}(\.\d{1,6})?$/;
 
 /**
- * `minValidity` and `idle`, from the query string or from a JSON body. The Latchkey client uses
- * the query and sends no body: reading even an empty body through a framework's stream
- * machinery was most of what a cached answer cost under Next. With parameters in the query, a
- * request that declares a body is refused (400) rather than half read; without, the body is read
- * as before (other clients).
+ * `minValidity` and `idle` from the query string. The Latchkey client sends them there, with no
+ * body: reading even an empty body through a framework's stream machinery was most of what a
+ * cached answer cost under Next. Without a query the JSON body is read instead (other clients);
+ * with one, a request that declares a body is refused (400) rather than half read.
  */
-async function tokenParameters(request: Request, url: URL, bodyTimeoutMs: number): Promise<Record<string, unknown>> {
-  if (url.search === '') return readJsonBody(request, bodyTimeoutMs);
+function queryParameters(request: Request, url: URL): Record<string, unknown> {
   const length = request.headers.get('content-length');
   if ((length !== null && length.trim() !== '0') || request.headers.has('transfer-encoding')) {
     throw new BffError('invalid_request', 400, 'Give minValidity and idle either in the query or in a JSON body, not both.');
