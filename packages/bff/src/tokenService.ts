@@ -97,7 +97,7 @@ export class TokenService {
     const decision = this.#decide(state, request);
     if (decision.action !== 'refresh') {
       const outcome = await this.#settle(decision, state, request);
-      await this.#noteActivity(presented, idle, state.activeAt);
+      this.#noteActivity(presented, idle, state.activeAt);
       return outcome;
     }
     const outcome = await this.#flights.run(presented.fid, () => this.#refreshUnderLock(request, state));
@@ -111,7 +111,7 @@ export class TokenService {
     }
     if (revoked) throw new BffError('session_revoked', 401, revokedMessage);
     if (decision.heal) this.#healed(presented, outcome.session.v, decision.staleMs);
-    await this.#noteActivity(presented, idle, state.activeAt);
+    this.#noteActivity(presented, idle, state.activeAt);
     return { ...outcome, cookie };
   }
 
@@ -429,14 +429,16 @@ export class TokenService {
 
   /**
    * Keeps the client's report of user activity, so the idle timeout measures people, not
-   * timers. Only a later time than the one known replaces it; best effort, like any cache.
+   * timers. Only a later time than the one known replaces it, at most once a second; best
+   * effort, like any cache.
    */
-  async #noteActivity(session: SessionData, idle: number | undefined, known: number): Promise<void> {
+  #noteActivity(session: SessionData, idle: number | undefined, known: number): void {
     const { idleTimeoutSeconds, store, now } = this.#config;
     if (!idleTimeoutSeconds || idle === undefined) return;
     const reported = Math.floor(now() / 1000) - idle;
     if (reported <= Math.max(session.la ?? session.ca, known)) return;
-    await store.set(key('act', session.fid), String(reported), idleTimeoutSeconds + SLACK_SECONDS, { evictable: true }).catch(() => {});
+    // Not awaited: the answer does not depend on it, and with Redis it would be a second round trip.
+    void store.set(key('act', session.fid), String(reported), idleTimeoutSeconds + SLACK_SECONDS, { evictable: true }).catch(() => {});
   }
 
   #outcome(session: SessionData, token: CachedToken, cookie: string | undefined): TokenOutcome {
