@@ -11,6 +11,8 @@ export interface FamilyState {
   activeAt: number;
   /** Another request met a provider failure moments ago; callers share it instead of storming the provider. */
   sharedFailure: { message: string; retryAfter: number } | undefined;
+  /** The ledger as stored (sealed): the shell drops it from the seal cache once it is replaced. Not a rule's input. */
+  sealedLedger?: string | undefined;
 }
 
 /** What one request brings to the decision. */

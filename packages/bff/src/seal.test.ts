@@ -67,4 +67,21 @@ describe('Sealer: iron-session 8 compatible', () => {
     expect(() => ((first as Record<string, unknown>).extra = 1)).toThrow(TypeError);
     expect(await sealer.unseal(sealed, anything)).toEqual(value);
   });
+
+  it('keeps its cache of opened values within its byte budget, oldest out first, and forgets on request', async () => {
+    const sealer = new Sealer({ 1: A });
+    const big = { blob: 'x'.repeat(5000) };
+    const first = sealer.seal(big, 3600);
+    for (let i = 0; i < 2_500; i++) sealer.seal({ ...big, i }, 3600);
+    const { entries, bytes } = sealer.cacheSize();
+    expect(bytes).toBeLessThanOrEqual(16 * 1024 * 1024);
+    expect(entries).toBeLessThan(2_501);
+    // Evicted from the cache, still opened (by decrypting again).
+    expect(sealer.unseal(first, anything)).toEqual(big);
+    const last = sealer.seal({ last: true }, 3600);
+    const before = sealer.cacheSize();
+    sealer.forget(last);
+    expect(sealer.cacheSize().entries).toBe(before.entries - 1);
+    expect(sealer.cacheSize().bytes).toBe(before.bytes - 2 * last.length);
+  });
 });

@@ -17,6 +17,8 @@ export class Sealer {
   readonly #passwords: Record<number, string>;
   readonly #newest: number;
   readonly #opened = new Map<string, { data: unknown; expiresAt: number }>();
+  /** What the cache holds, counted as twice the sealed strings' length (the string and what it opened to). */
+  #cachedBytes = 0;
 
   constructor(passwords: Record<number, string>) {
     this.#passwords = passwords;
@@ -48,8 +50,23 @@ export class Sealer {
     return isValid(opened.data) ? opened.data : undefined;
   }
 
+  /** How much the cache of opened values holds (for monitoring and tests). */
+  cacheSize(): { entries: number; bytes: number } {
+    return { entries: this.#opened.size, bytes: this.#cachedBytes };
+  }
+
+  /** Drops a seal that will not come back (a ledger just replaced), so it leaves room at once. */
+  forget(seal: string | undefined): void {
+    if (seal !== undefined && this.#opened.delete(seal)) this.#cachedBytes -= 2 * seal.length;
+  }
+
   #remember(seal: string, opened: { data: unknown; expiresAt: number }) {
-    if (this.#opened.size >= CACHE_ENTRIES) this.#opened.delete(this.#opened.keys().next().value!);
+    // Oldest first, within a byte budget: ledgers and cookies are a few kB each.
+    for (const old of this.#opened.keys()) {
+      if (this.#cachedBytes + 2 * seal.length <= CACHE_BYTES && this.#opened.size < CACHE_ENTRIES) break;
+      this.forget(old);
+    }
+    if (!this.#opened.has(seal)) this.#cachedBytes += 2 * seal.length;
     this.#opened.set(seal, opened);
   }
 }
@@ -57,7 +74,9 @@ export class Sealer {
 const PREFIX = 'Fe26.2';
 /** iron's allowance for clocks that disagree. */
 const SKEW_MS = 60_000;
+/** At most this many opened values are kept, taking at most about CACHE_BYTES of memory. */
 const CACHE_ENTRIES = 10_000;
+const CACHE_BYTES = 16 * 1024 * 1024;
 
 /** iron's key derivation: PBKDF2-SHA-1, one iteration, 32 bytes; salts are 256 random bits as hex text. */
 const derive = (password: string, saltText: string) => pbkdf2Sync(password, saltText, 1, 32, 'sha1');

@@ -83,7 +83,13 @@ export class TokenService {
   /** Reads everything the rules need about a family in one go. */
   async #state(fid: string): Promise<FamilyState> {
     const [sealed, revoked, activeAt, failure] = await this.#config.store.getMany([key('fam', fid), key('deny', fid), key('act', fid), key('fail', fid)]);
-    return { ledger: this.#sealer.unseal(sealed, isLedger), revoked, activeAt: Number(activeAt ?? 0), sharedFailure: parseFailure(failure) };
+    return {
+      ledger: this.#sealer.unseal(sealed, isLedger),
+      revoked,
+      activeAt: Number(activeAt ?? 0),
+      sharedFailure: parseFailure(failure),
+      sealedLedger: sealed,
+    };
   }
 
   #decide(state: FamilyState, request: TokenRequest): Decision {
@@ -311,7 +317,10 @@ export class TokenService {
     // Written together (one round trip to Redis). The cookie goes out even if they fail: the
     // browser must hold the only live refresh token.
     await Promise.all([
-      this.#writeLedger(updated).catch((error: unknown) => console.error('[latchkey] could not record a rotation', error)),
+      this.#writeLedger(updated).then(
+        () => this.#sealer.forget(state.sealedLedger),
+        (error: unknown) => console.error('[latchkey] could not record a rotation', error),
+      ),
       // A family adopted after the store lost it joins the user's index again, so "sign out everywhere" finds it.
       !ledger && this.#index(next).catch(() => {}),
       // Only the lock holder records a failure: one was seen under this lock, or this very call timed out.
