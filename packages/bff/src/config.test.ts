@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createBff } from './createBff.js';
 import { ConfigurationError } from './errors.js';
 
@@ -50,5 +50,23 @@ describe('createBff() configuration', () => {
       { time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), level: 'warn', source: 'latchkey', type: 'reuse_detected', familyId: 'f1', presentedVersion: 1, currentVersion: 3 },
       { time: expect.any(String), level: 'info', source: 'latchkey', type: 'session_created', familyId: 'f2', sub: 'alice' },
     ]);
+  });
+});
+
+describe('provider calls', () => {
+  it('go through the runtime fetch, not a framework wrapper of it (Next.js keeps the original on _nextOriginalFetch)', async () => {
+    const saved = globalThis.fetch;
+    const original = vi.fn(async () => new Response('{}', { status: 503 }));
+    const wrapper = Object.assign(vi.fn(async () => new Response('{}', { status: 503 })), { _nextOriginalFetch: original });
+    globalThis.fetch = wrapper as unknown as typeof fetch;
+    try {
+      const bff = createBff(good);
+      // Discovery is the first provider call of a sign-in; its failure does not matter here.
+      await bff.handle(new Request('https://app.example/api/auth/login', { headers: { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' } }));
+      expect(original).toHaveBeenCalled();
+      expect(wrapper).not.toHaveBeenCalled();
+    } finally {
+      globalThis.fetch = saved;
+    }
   });
 });

@@ -209,10 +209,20 @@ export function resolveConfig(config: BffConfig): ResolvedConfig {
     allowInsecureHttp,
     onEvent: config.onEvent ?? jsonLinesLogger(),
     now: config.now ?? (() => Date.now()),
-    fetch: config.fetch ?? ((...args) => fetch(...args)),
+    fetch: config.fetch ?? ((...args) => platformFetch()(...args)),
     cookieName: '__Host-latchkey',
     transactionCookieName: '__Host-latchkey-tx',
   };
+}
+
+/**
+ * The runtime's own `fetch`, not a framework's wrapper of it: Next.js replaces `fetch` with one
+ * that feeds its data cache, which cost 2-3 ms per provider call, and provider calls are never
+ * to be cached anyway. Looked up at each call, since the framework installs its wrapper late.
+ */
+function platformFetch(): typeof fetch {
+  const current = globalThis.fetch as typeof fetch & { _nextOriginalFetch?: typeof fetch };
+  return current._nextOriginalFetch ?? current;
 }
 
 function parseUrl(name: string, value: string): URL {
