@@ -6,7 +6,7 @@
  * run, divided by the rotations the bench saw (distinct new session cookies), is 1.00 when the
  * BFF redeems each refresh token exactly once however many calls arrive together.
  */
-import { POST_HEADERS, COOKIE, sessionCookieOf } from './sessions.mjs';
+import { POST_HEADERS, COOKIE, sessionCookieOf, tokenUrl } from './sessions.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
@@ -48,14 +48,13 @@ export async function fanOutRun({ url, cells, fanOut, durationS, intervalMs, lif
       const rotations = new Set();
       /** @type {Map<string, number>} every new cookie value and the version it carries */
       const cookies = new Map();
-      const body = JSON.stringify({ minValidity });
       while (Date.now() < end && !signal.aborted) {
         const leftAt = Date.now();
         const headers = { ...POST_HEADERS, cookie: `${COOKIE}=${session.cookie}` };
         const answers = await Promise.all(
           Array.from({ length: fanOut }, async () => {
             try {
-              const response = await fetch(`${url}/api/auth/token`, { method: 'POST', headers, body });
+              const response = await fetch(tokenUrl(url, minValidity), { method: 'POST', headers });
               await response.arrayBuffer();
               return { status: String(response.status), cookie: sessionCookieOf(response) };
             } catch (error) {

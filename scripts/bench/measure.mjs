@@ -5,7 +5,7 @@
  * the same client the BFF uses for the provider — so client costs cancel out in the subtraction).
  */
 import autocannon from 'autocannon';
-import { POST_HEADERS } from './sessions.mjs';
+import { POST_HEADERS, tokenUrl } from './sessions.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
@@ -31,7 +31,7 @@ export function percentile(sorted, p) {
 /**
  * Drives one POST route with autocannon: a warm-up run that is thrown away, then the measured run.
  * Connection i sends `headers[i % headers.length]` (one session per connection for /token).
- * @param {{ url: string, body: string, headers: Record<string, string>[], connections: number, warmS: number, measureS: number,
+ * @param {{ url: string, body?: string, headers: Record<string, string>[], connections: number, warmS: number, measureS: number,
  *   serverCpu: () => number, extraCpu?: () => number }} options
  * @returns {Promise<ThroughputResult>}
  */
@@ -41,7 +41,7 @@ export async function throughput({ url, body, headers, connections, warmS, measu
     return autocannon({
       url,
       method: 'POST',
-      body,
+      ...(body !== undefined && { body }),
       connections,
       duration,
       setupClient: (client) => client.setHeaders(headers[next++ % headers.length] ?? POST_HEADERS),
@@ -112,7 +112,6 @@ export async function latency({ warmS, measureS, maxSamples = Infinity, attempt,
 export function refreshAttempt({ url, sessions, lifetimeS }) {
   // The BFF counts a token as fresh for a quarter of its life (30 s at most); a margin on top.
   const restMs = Math.min(30, lifetimeS / 4) * 1000 + 750;
-  const body = JSON.stringify({ minValidity: lifetimeS });
   return async () => {
     const session = sessions.shift();
     if (!session) return { kind: 'error', note: 'no session' };
@@ -121,7 +120,7 @@ export function refreshAttempt({ url, sessions, lifetimeS }) {
     await sleep(Math.max(session.readyAt, session.signedInAt + restMs) - Date.now());
     try {
       const t0 = performance.now();
-      const response = await fetch(`${url}/api/auth/token`, { method: 'POST', headers: session.headers(), body });
+      const response = await fetch(tokenUrl(url, lifetimeS), { method: 'POST', headers: session.headers() });
       await response.arrayBuffer();
       const ms = performance.now() - t0;
       if (response.status !== 200) return { kind: 'error', note: String(response.status) };
@@ -135,16 +134,15 @@ export function refreshAttempt({ url, sessions, lifetimeS }) {
 }
 
 /**
- * A request to the bare route, with the same headers and body as a `/token` call.
+ * A request to the bare route, with the same headers and query as a `/token` call, and no body.
  * @param {{ url: string, headers: Record<string, string> }} options
  * @returns {() => Promise<Attempt>}
  */
 export function bareAttempt({ url, headers }) {
-  const body = JSON.stringify({ minValidity: 0 });
   return async () => {
     try {
       const t0 = performance.now();
-      const response = await fetch(`${url}/api/bench/bare`, { method: 'POST', headers, body });
+      const response = await fetch(`${url}/api/bench/bare?idle=0&minValidity=0`, { method: 'POST', headers });
       await response.arrayBuffer();
       const ms = performance.now() - t0;
       return response.status === 200 ? { kind: 'ok', ms } : { kind: 'error', note: String(response.status) };

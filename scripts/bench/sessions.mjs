@@ -10,6 +10,16 @@ export const COOKIE = '__Host-latchkey';
 /** What the SPA sends with every POST to the BFF (its CSRF gate). */
 export const POST_HEADERS = { 'content-type': 'application/json', 'x-latchkey': '1', 'sec-fetch-site': 'same-origin' };
 
+/**
+ * `POST /api/auth/token` as the Latchkey client sends it: the parameters in the query, no body,
+ * and `idle=0` (a person at the page).
+ * @param {string} base the demo's URL
+ * @param {number} minValidity
+ */
+export function tokenUrl(base, minValidity) {
+  return `${base}/api/auth/token?idle=0&minValidity=${minValidity}`;
+}
+
 /** One signed-in browser: its current session cookie and when its token may be refreshed again. */
 export class Session {
   /** @param {string} cookie @param {string} user */
