@@ -6,6 +6,8 @@
  * the cached `POST /api/auth/token` and the bare route of the same process A/B/A/B, times a
  * refresh against the bare route plus a provider grant sent directly, and counts upstream
  * refreshes per rotation under fan-out. Prints figures and ratios; asserts nothing about time.
+ * With `--soak [minutes]`, then runs a steady mix on both demos at once and reports their heap
+ * (and Redis's memory) at the start and the end, so a leak shows up as growth.
  * How to read it: "Benchmark" in the root README.
  */
 import { randomBytes } from 'node:crypto';
@@ -17,17 +19,24 @@ import { Children, freePort, startIdp, startRedis } from '../soak/processes.mjs'
 import { demoClient } from '../soak/workspace.mjs';
 import { fanOutRun } from './fanout.mjs';
 import { bareAttempt, grantAttempt, latency, percentile, refreshAttempt, throughput } from './measure.mjs';
-import { printFanOut, printLatency, printRatios, printThroughput } from './report.mjs';
+import { leakSoak } from './leakSoak.mjs';
+import { printFanOut, printLatency, printRatios, printSoak, printThroughput } from './report.mjs';
 import { cookieOpener, signInMany } from './sessions.mjs';
 import { buildAll, demoBuildIsStale, startDemo, treeCpuMs } from './stack.mjs';
 
 const EXIT = { ok: 0, couldNotRun: 2, interrupted: 130 };
 const FAN_OUTS = [1, 20, 200];
+const DEFAULT_SOAK_MINUTES = 30;
 
-const USAGE = `usage: pnpm bench [--quick] [--rounds N] [--no-build]
-  --quick      shorter phases and fan-out runs (about 2 minutes instead of 5)
-  --rounds N   A/B rounds per store (default 2, at least 2)
-  --no-build   use apps/demo/.next as it is, even when older than the sources`;
+const USAGE = `usage: pnpm bench [--quick] [--rounds N] [--no-build] [--soak [minutes]] [--soak-only]
+  --quick            shorter phases and fan-out runs (about 2 minutes instead of 5)
+  --rounds N         A/B rounds per store (default 2, at least 2)
+  --no-build         use apps/demo/.next as it is, even when older than the sources
+  --soak [minutes]   then a leak soak on both demos at once (default ${DEFAULT_SOAK_MINUTES} minutes, at least 1):
+                     heap after full GCs, RSS, Redis used_memory and keys, sampled after the
+                     first 10 % (warm-up) and up to the end; growth per hour, per sign-in and
+                     per refresh, with no threshold (README.md, "Leak soak", tells how to read it)
+  --soak-only        the leak soak alone, without the phases above (--soak's minutes, or ${DEFAULT_SOAK_MINUTES})`;
 
 /** Phase lengths and sizes; `--quick` trades precision for time. */
 const PROFILES = {
@@ -35,12 +44,20 @@ const PROFILES = {
   quick: { warmS: 0.5, measureS: 2, lifetimeS: 10, refreshPool: 50, fanOutS: 5 },
 };
 
+/** `--soak` may come without its minutes (`--soak --quick`, or last): then it means the default. */
+function soakWithMinutes(args) {
+  return args.map((arg, i) => (arg === '--soak' && !/^\d/.test(args[i + 1] ?? '') ? `--soak=${DEFAULT_SOAK_MINUTES}` : arg));
+}
+
 function options() {
   const { values } = parseArgs({
+    args: soakWithMinutes(process.argv.slice(2)),
     options: {
       quick: { type: 'boolean', default: false },
       rounds: { type: 'string' },
       'no-build': { type: 'boolean', default: false },
+      soak: { type: 'string' },
+      'soak-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -50,6 +67,10 @@ function options() {
   }
   const rounds = values.rounds === undefined ? 2 : Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 2 || rounds > 20) throw new Error(`--rounds must be a whole number from 2 to 20, got ${JSON.stringify(values.rounds)}`);
+  const soakMinutes = values.soak === undefined ? (values['soak-only'] ? DEFAULT_SOAK_MINUTES : 0) : Number(values.soak);
+  if (!Number.isFinite(soakMinutes) || soakMinutes < (values.soak === undefined ? 0 : 1) || soakMinutes > 24 * 60) {
+    throw new Error(`--soak takes minutes from 1 to 1440, got ${JSON.stringify(values.soak)}`);
+  }
   const profile = values.quick ? 'quick' : 'default';
   return {
     profile,
@@ -58,6 +79,8 @@ function options() {
     build: !values['no-build'],
     connections: 10,
     fanOutIntervalMs: 1000,
+    soakMinutes,
+    soakOnly: values['soak-only'],
   };
 }
 
@@ -96,8 +119,9 @@ async function main() {
  */
 async function run(opts, children, interrupted) {
   const load = loadavg()[0] ?? NaN;
+  const soak = opts.soakMinutes ? `${opts.soakOnly ? 'only ' : 'then '}a leak soak of ${opts.soakMinutes} min` : '';
   say(
-    `${opts.profile}: ${opts.rounds} rounds per store, phases of ${opts.measureS} s after ${opts.warmS} s of warm-up, access tokens of ${opts.lifetimeS} s; ` +
+    `${opts.profile}: ${opts.soakOnly ? soak : `${opts.rounds} rounds per store, phases of ${opts.measureS} s after ${opts.warmS} s of warm-up${soak ? `, ${soak}` : ''}`}, access tokens of ${opts.lifetimeS} s; ` +
       `Node ${process.version}, ${cpus().length} CPUs, load average ${load.toFixed(2)} at start`,
   );
   if (load > cpus().length / 2) say(`the machine is busy (load ${load.toFixed(2)}): figures will be noisier than usual`);
@@ -120,10 +144,14 @@ async function run(opts, children, interrupted) {
     OIDC_CLIENT_SECRET: client.secret,
     LATCHKEY_COOKIE_SECRET: secret,
     LATCHKEY_RATE_LIMITS: 'off',
+    // Opens GET /api/bench/heap, which the leak soak reads; 404 elsewhere.
+    LATCHKEY_BENCH: '1',
   };
+  // --expose-gc lets the heap route collect before it measures; it costs nothing until gc() is called.
+  const nodeArgs = ['--expose-gc'];
   const [memoryDemo, redisDemo] = await Promise.all([
-    startDemo(children, { name: 'demo-memory', port: ports.memory, env: { ...env, REDIS_URL: '' } }),
-    startDemo(children, { name: 'demo-redis', port: ports.redis, env: { ...env, REDIS_URL: redis.url } }),
+    startDemo(children, { name: 'demo-memory', port: ports.memory, env: { ...env, REDIS_URL: '' }, nodeArgs }),
+    startDemo(children, { name: 'demo-redis', port: ports.redis, env: { ...env, REDIS_URL: redis.url }, nodeArgs }),
   ]);
   const redisPid = /** @type {number} */ (redis.child.process.pid);
   const stores = [
@@ -153,7 +181,7 @@ async function run(opts, children, interrupted) {
   // One store after the other, each signing in its sessions just before it needs them: the dev
   // provider keeps grants in an LRU of 1,000 entries, so a session left idle while hundreds of
   // others sign in and refresh is forgotten upstream (invalid_grant).
-  for (const store of stores) {
+  for (const store of opts.soakOnly ? [] : stores) {
     if (interrupted.aborted) break;
     const t0 = Date.now();
     const cached = await signInMany(store.demo, opts.connections);
@@ -258,18 +286,42 @@ async function run(opts, children, interrupted) {
     }
   }
 
+  // The leak soak: both demos at once, after the phases above (their sessions sit idle from here on).
+  /** @type {Awaited<ReturnType<typeof leakSoak>> | undefined} */
+  let soaked;
+  if (opts.soakMinutes && !interrupted.aborted) {
+    say(`leak soak: ${opts.soakMinutes} min on both demos at once, memory sampled after the first 10 % (warm-up) and up to the end`);
+    soaked = await leakSoak({
+      stores: [
+        { name: 'memory', demo: memoryDemo },
+        { name: 'redis', demo: redisDemo, redisUrl: redis.url },
+      ],
+      minutes: opts.soakMinutes,
+      lifetimeS: opts.lifetimeS,
+      signal: interrupted,
+      alive,
+      say,
+    });
+  }
+
   console.log('');
-  console.log(`== Latchkey benchmark (${opts.profile}${interrupted.aborted ? ', INTERRUPTED' : ''}): ${opts.rounds} rounds A/B per store, phases of ${opts.measureS} s after ${opts.warmS} s warm-up, access tokens of ${opts.lifetimeS} s`);
+  const what = opts.soakOnly
+    ? `a leak soak of ${opts.soakMinutes} min`
+    : `${opts.rounds} rounds A/B per store, phases of ${opts.measureS} s after ${opts.warmS} s warm-up${opts.soakMinutes ? `, a leak soak of ${opts.soakMinutes} min` : ''}`;
+  console.log(`== Latchkey benchmark (${opts.profile}${interrupted.aborted ? ', INTERRUPTED' : ''}): ${what}, access tokens of ${opts.lifetimeS} s`);
   console.log(`   demo under next start, one process per store; the bare route (/api/bench/bare) runs in the same process as the BFF. How to read this: README.md, "Benchmark".`);
-  printThroughput(throughputRows, opts.connections);
-  printLatency(latencyRows);
-  printFanOut(fanOutRows, { durationS: opts.fanOutS, intervalMs: opts.fanOutIntervalMs });
-  printRatios({ stores: stores.map((s) => s.name), throughputRows, latencyRows, fanOutRows });
+  if (!opts.soakOnly) {
+    printThroughput(throughputRows, opts.connections);
+    printLatency(latencyRows);
+    printFanOut(fanOutRows, { durationS: opts.fanOutS, intervalMs: opts.fanOutIntervalMs });
+    printRatios({ stores: stores.map((s) => s.name), throughputRows, latencyRows, fanOutRows });
+  }
+  if (soaked) printSoak({ ...soaked, lifetimeS: opts.lifetimeS });
   const provider = await idp.stats(10_000);
   console.log('');
   console.log('Checks');
   for (const line of checks) console.log(`  ${line}`);
-  console.log(`  refresh grants during the cached phases: ${grantsInCachedPhases} (0 expected: those phases measure the cache alone)`);
+  if (!opts.soakOnly) console.log(`  refresh grants during the cached phases: ${grantsInCachedPhases} (0 expected: those phases measure the cache alone)`);
   console.log(`  provider over the whole run: ${provider?.grants.refresh_token ?? '?'} refresh grants, ${provider?.reuseDetected ?? '?'} refresh tokens presented twice (0 expected)`);
   console.log(`  load average at the end: ${(loadavg()[0] ?? NaN).toFixed(2)} on ${cpus().length} CPUs`);
   return interrupted.aborted ? EXIT.interrupted : EXIT.ok;

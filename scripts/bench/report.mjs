@@ -1,5 +1,7 @@
 // @ts-check
-/** The benchmark's printout: one table per kind of phase, then the ratios and the checks. */
+/** The benchmark's printout: one table per kind of phase, then the ratios and the checks; the leak soak's figures. */
+import { WARM_UP_SHARE } from './leakSoak.mjs';
+import { KINDS, SOAK_MIX } from './soakLoad.mjs';
 import { percentile } from './measure.mjs';
 
 /**
@@ -135,5 +137,139 @@ export function printRatios({ stores, throughputRows, latencyRows, fanOutRows })
     if (rows.length === 0) continue;
     const perRotation = rows.map((r) => (r.rotations ? (r.grants / r.rotations).toFixed(r.grants === r.rotations ? 2 : 3) : 'n/a')).join(' / ');
     console.log(`  ${store.padEnd(6)}  upstream refreshes per rotation at fan-outs ${rows.map((r) => r.fanOut).join(' / ')}: ${perRotation}`);
+  }
+}
+
+const megabytes = (bytes) => (Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : 'n/a');
+const signedMb = (bytes) => (Number.isFinite(bytes) ? `${bytes < 0 ? '−' : '+'}${(Math.abs(bytes) / 1024 / 1024).toFixed(2)} MB` : 'n/a');
+const signedKb = (bytes) => (Number.isFinite(bytes) ? `${bytes < 0 ? '−' : '+'}${(Math.abs(bytes) / 1024).toFixed(1)} KB` : 'n/a');
+
+/** Least-squares slope of `value` over `atMs`, per hour; NaN with fewer than two points. */
+function perHourTrend(samples, value) {
+  const points = samples.map((s) => [s.atMs / 3_600_000, value(s)]).filter(([, y]) => Number.isFinite(y));
+  if (points.length < 2) return NaN;
+  const mean = (i) => points.reduce((sum, p) => sum + (p[i] ?? 0), 0) / points.length;
+  const [mx, my] = [mean(0), mean(1)];
+  const sxx = points.reduce((sum, [x = 0]) => sum + (x - mx) ** 2, 0);
+  return points.reduce((sum, [x = 0, y = 0]) => sum + (x - mx) * (y - my), 0) / sxx;
+}
+
+/**
+ * The leak soak: per store, memory at each sample, requests by kind with their answers, the
+ * failures, then one line per store of growth from the start of the window (after warm-up) to
+ * its end, extrapolated per hour and divided by the sign-ins the window saw. Judges nothing.
+ * @param {{ results: import('./leakSoak.mjs').SoakResult[], durationMs: number, stoppedEarly?: string, lifetimeS: number }} soak
+ */
+export function printSoak({ results, durationMs, stoppedEarly, lifetimeS }) {
+  const mix = SOAK_MIX;
+  console.log('');
+  console.log(
+    `Leak soak: ${durationMs / 60_000} min on both demos at once${stoppedEarly ? ` (STOPPED EARLY: ${stoppedEarly})` : ''}; memory of the demo process after full GCs ` +
+      `(node --expose-gc, GET /api/bench/heap: GCs until the heap stops shrinking); the window runs from "start", after the first ${WARM_UP_SHARE * 100} % (warm-up: JIT, Next's caches, pools), to "end"`,
+  );
+  console.log(
+    `  mix per demo: ${mix.liveSessions} live sessions; ${mix.cachedPerS} cached /token calls/s; each session refreshed every ${lifetimeS / 2} s (half its ${lifetimeS} s token), ` +
+      `1 refresh in ${mix.pairEvery} from two tabs at once; a sign-in and a logout of the oldest session every ${mix.signInEveryS} s; ${mix.anonymousPerS} anonymous call/s`,
+  );
+  /** @type {string[]} */
+  const verdicts = [];
+  const redisPerSignIn = new Map();
+  for (const result of results) {
+    const { samples } = result;
+    const last = samples.length - 1;
+    const hasRedis = samples.some((s) => s.redisUsed !== undefined);
+    console.log('');
+    console.log(`  ${result.store} store`);
+    const label = (i, s) =>
+      i === 0 ? 'before load' : i === 1 ? 'start' : i === last ? (stoppedEarly ? 'end (early)' : 'end') : `${Math.round((s.atMs / durationMs) * 100)} %`;
+    // Growth since the sample before, per hour: a bounded cache filling slows down to nothing, a leak keeps its pace.
+    const since = (i, s) => {
+      const before = samples[i - 1];
+      return i < 2 || !before ? '' : `${signedMb(((s.heapUsed - before.heapUsed) * 3_600_000) / (s.atMs - before.atMs))}/h`;
+    };
+    table(
+      ['sample', 'min', 'heap used', 'since last', 'external', 'RSS', ...(hasRedis ? ['Redis used_memory', 'Redis keys'] : []), 'requests', 'sign-ins'],
+      samples.map((s, i) => [
+        label(i, s),
+        (s.atMs / 60_000).toFixed(1),
+        megabytes(s.heapUsed),
+        since(i, s),
+        megabytes(s.external),
+        megabytes(s.rss),
+        ...(hasRedis ? [megabytes(s.redisUsed ?? NaN), int(s.redisKeys ?? NaN)] : []),
+        int(s.requests),
+        int(s.signIns),
+      ]),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
+    const [first, final] = [samples[1] ?? samples[0], samples[last]];
+    if (hasRedis && first && final) {
+      const kinds = [...new Set([...Object.keys(first.redisKeysByKind ?? {}), ...Object.keys(final.redisKeysByKind ?? {})])].sort();
+      const change = (a = 0, b = 0) => `${int(a)} → ${int(b)}${b === a ? '' : ` (${b > a ? '+' : '−'}${int(Math.abs(b - a))})`}`;
+      console.log(`  Redis keys by kind, ${first === samples[1] ? 'start' : 'before load'} → end: ${kinds.map((k) => `${k} ${change(first.redisKeysByKind?.[k], final.redisKeysByKind?.[k])}`).join(', ') || 'none'}`);
+      console.log(`  members of the per-user index sets: ${change(first.indexMembers, final.indexMembers)}`);
+    }
+    console.log('');
+    table(
+      ['requests by kind', 'made', 'answers (! = not what this kind should get)'],
+      Object.entries(result.answers).map(([kind, answers]) => {
+        const expected = KINDS[/** @type {keyof typeof KINDS} */ (kind)].expected;
+        const made = Object.values(answers).reduce((sum, n) => sum + n, 0);
+        const listed = Object.entries(answers)
+          .sort(([, a], [, b]) => b - a)
+          .map(([answer, n]) => `${expected.includes(answer) ? '' : '!'}${answer} ×${int(n)}`)
+          .join(', ');
+        return [KINDS[/** @type {keyof typeof KINDS} */ (kind)].label, int(made), listed || 'none'];
+      }),
+      [1],
+    );
+    console.log(`  failures (5xx, connection errors, timeouts, failed sign-ins): ${result.failureCount}${result.failures.length < result.failureCount ? `, the first ${result.failures.length}:` : ''}`);
+    for (const line of result.failures) console.log(`    ${line}`);
+    if (result.surprises.length) console.log(`  other unexpected answers, the first ${result.surprises.length}:`);
+    for (const line of result.surprises) console.log(`    ${line}`);
+
+    const [start, end] = [samples[1], samples[last]];
+    if (!start || !end || last < 2) {
+      verdicts.push(`  ${result.store.padEnd(6)}  no window: fewer than two samples after warm-up`);
+      continue;
+    }
+    const window = samples.slice(1);
+    const hours = (end.atMs - start.atMs) / 3_600_000;
+    const signIns = end.signIns - start.signIns;
+    const refreshes = end.refreshes - start.refreshes;
+    const growth = (value) => {
+      const delta = value(end) - value(start);
+      return { delta, perHour: delta / hours, perSignIn: signIns ? delta / signIns : NaN, perRefresh: refreshes ? delta / refreshes : NaN, trend: perHourTrend(window, value) };
+    };
+    const heap = growth((s) => s.heapUsed);
+    const rss = growth((s) => s.rss);
+    let line =
+      `  ${result.store.padEnd(6)}  heap used ${megabytes(start.heapUsed)} → ${megabytes(end.heapUsed)} in ${(hours * 60).toFixed(1)} min: ${signedMb(heap.delta)}, ` +
+      `${signedMb(heap.perHour)}/h extrapolated (trend through ${window.length} samples ${signedMb(heap.trend)}/h), ` +
+      `${signedKb(heap.perSignIn)} per sign-in (${signIns} in the window) or ${signedKb(heap.perRefresh)} per refresh (${refreshes}); ` +
+      `RSS ${signedMb(rss.perHour)}/h`;
+    if (hasRedis) {
+      const used = growth((s) => s.redisUsed ?? NaN);
+      const keys = growth((s) => s.redisKeys ?? NaN);
+      const members = growth((s) => s.indexMembers ?? NaN);
+      redisPerSignIn.set(result.store, used.perSignIn);
+      line +=
+        `; Redis used_memory ${megabytes(start.redisUsed ?? NaN)} → ${megabytes(end.redisUsed ?? NaN)}: ${signedMb(used.perHour)}/h, ${signedKb(used.perSignIn)} per sign-in; ` +
+        `keys ${int(start.redisKeys ?? NaN)} → ${int(end.redisKeys ?? NaN)}: ${keys.perSignIn.toFixed(2)} per sign-in; user-index members ${members.perSignIn.toFixed(2)} per sign-in`;
+    }
+    line += `; ${result.failureCount} failures`;
+    // Warm-up is not over after a few minutes: per-hour figures from a short window are mostly that.
+    if (hours < 10 / 60) line += ` (a window of ${(hours * 60).toFixed(1)} min: per-hour figures are mostly warm-up; soak 30 min to read a trend)`;
+    verdicts.push(line);
+  }
+  console.log('');
+  console.log('Growth from start to end of the window (no threshold: read it against the sign-ins and refreshes, README.md "Leak soak")');
+  for (const line of verdicts) console.log(line);
+  const reference = [...redisPerSignIn.values()].find(Number.isFinite);
+  if (reference !== undefined) {
+    console.log(
+      `  a sign-in leaves records in the store by design (ledger, denylist entry at logout, activity; kept as long as the session could live): ` +
+        `Redis holds them in about ${signedKb(reference).slice(1)} per sign-in, the memory store in its heap`,
+    );
   }
 }

@@ -12,8 +12,8 @@ import { ROOT } from '../soak/workspace.mjs';
 
 const DEMO = join(ROOT, 'apps/demo');
 const NEXT_BIN = join(DEMO, 'node_modules/next/dist/bin/next');
-/** Present in a build that has the baseline route; a build from before it must be redone. */
-const BARE_ROUTE_BUILT = join(DEMO, '.next/server/app/api/bench/bare/route.js');
+/** Present in a build that has the bench's routes (baseline, heap); a build from before them must be redone. */
+const BENCH_ROUTES_BUILT = ['bare', 'heap'].map((route) => join(DEMO, `.next/server/app/api/bench/${route}/route.js`));
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -34,9 +34,9 @@ function newest(path) {
   return latest;
 }
 
-/** Whether apps/demo/.next is missing, lacks the baseline route, or is older than the demo's or a package's sources. */
+/** Whether apps/demo/.next is missing, lacks a bench route, or is older than the demo's or a package's sources. */
 export function demoBuildIsStale() {
-  if (!existsSync(BARE_ROUTE_BUILT)) return true;
+  if (!BENCH_ROUTES_BUILT.every((path) => existsSync(path))) return true;
   const built = statSync(join(DEMO, '.next/BUILD_ID')).mtimeMs;
   const packages = readdirSync(join(ROOT, 'packages')).map((name) => join(ROOT, 'packages', name, 'src'));
   return Math.max(newest(DEMO), ...packages.map(newest)) > built;
@@ -63,12 +63,12 @@ export function buildAll() {
 /**
  * Starts the built demo with `next start` and waits until `/api/auth/session` answers.
  * @param {import('../soak/processes.mjs').Children} children
- * @param {{ name: string, port: number, env: Record<string, string> }} options
+ * @param {{ name: string, port: number, env: Record<string, string>, nodeArgs?: string[] }} options `nodeArgs`: flags for Node itself (e.g. `--cpu-prof`, `--expose-gc`)
  * @returns {Promise<Demo>}
  */
-export async function startDemo(children, { name, port, env }) {
+export async function startDemo(children, { name, port, env, nodeArgs = [] }) {
   const origin = `http://localhost:${port}`;
-  const child = children.spawn(name, process.execPath, [NEXT_BIN, 'start', '--port', String(port), '--hostname', '127.0.0.1'], {
+  const child = children.spawn(name, process.execPath, [...nodeArgs, NEXT_BIN, 'start', '--port', String(port), '--hostname', '127.0.0.1'], {
     cwd: DEMO,
     env: { PORT: String(port), APP_ORIGIN: origin, NEXT_TELEMETRY_DISABLED: '1', ...env },
   });
