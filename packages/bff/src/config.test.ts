@@ -54,16 +54,15 @@ describe('createBff() configuration', () => {
 });
 
 describe('provider calls', () => {
-  it('go through the runtime fetch, not a framework wrapper of it (Next.js keeps the original on _nextOriginalFetch)', async () => {
+  it('never go through a framework wrapper of fetch (Next.js wraps it for its data cache)', async () => {
     const saved = globalThis.fetch;
-    const original = vi.fn(async () => new Response('{}', { status: 503 }));
-    const wrapper = Object.assign(vi.fn(async () => new Response('{}', { status: 503 })), { _nextOriginalFetch: original });
-    globalThis.fetch = wrapper as unknown as typeof fetch;
+    const wrapper = vi.fn(async () => new Response('{}', { status: 503 }));
+    globalThis.fetch = Object.assign(wrapper, { _nextOriginalFetch: wrapper }) as unknown as typeof fetch;
     try {
-      const bff = createBff(good);
-      // Discovery is the first provider call of a sign-in; its failure does not matter here.
-      await bff.handle(new Request('https://app.example/api/auth/login', { headers: { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' } }));
-      expect(original).toHaveBeenCalled();
+      // Nothing listens on port 1: discovery fails at once, through the BFF's own client.
+      const bff = createBff({ ...good, issuer: 'http://127.0.0.1:1', allowInsecureHttp: true });
+      const response = await bff.handle(new Request('https://app.example/api/auth/login', { headers: { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' } }));
+      expect(response.status).toBe(503);
       expect(wrapper).not.toHaveBeenCalled();
     } finally {
       globalThis.fetch = saved;

@@ -1,5 +1,6 @@
 import { ConfigurationError } from './errors.js';
 import { jsonLinesLogger, type BffEvent } from './events.js';
+import { providerFetch } from './providerFetch.js';
 import { memoryStore, type BffStore } from './store.js';
 
 /** A cookie-sealing secret, or a map of them so keys can rotate: `{ 2: newest, 1: older }`. */
@@ -66,7 +67,7 @@ export interface BffConfig {
   onEvent?: (event: BffEvent) => void;
   /** Clock in ms (tests inject one). */
   now?: () => number;
-  /** `fetch` used for provider calls (tests inject one). */
+  /** `fetch` used for provider calls (default: a lean one on `node:http(s)`, never a framework's caching wrapper; tests inject one). */
   fetch?: typeof fetch;
 }
 
@@ -209,20 +210,10 @@ export function resolveConfig(config: BffConfig): ResolvedConfig {
     allowInsecureHttp,
     onEvent: config.onEvent ?? jsonLinesLogger(),
     now: config.now ?? (() => Date.now()),
-    fetch: config.fetch ?? ((...args) => platformFetch()(...args)),
+    fetch: config.fetch ?? providerFetch,
     cookieName: '__Host-latchkey',
     transactionCookieName: '__Host-latchkey-tx',
   };
-}
-
-/**
- * The runtime's own `fetch`, not a framework's wrapper of it: Next.js replaces `fetch` with one
- * that feeds its data cache, which cost 2-3 ms per provider call, and provider calls are never
- * to be cached anyway. Looked up at each call, since the framework installs its wrapper late.
- */
-function platformFetch(): typeof fetch {
-  const current = globalThis.fetch as typeof fetch & { _nextOriginalFetch?: typeof fetch };
-  return current._nextOriginalFetch ?? current;
 }
 
 function parseUrl(name: string, value: string): URL {
