@@ -21,7 +21,7 @@ import { fanOutRun } from './fanout.mjs';
 import { bareAttempt, grantAttempt, latency, percentile, refreshAttempt, throughput } from './measure.mjs';
 import { leakSoak } from './leakSoak.mjs';
 import { printFanOut, printLatency, printRatios, printSoak, printThroughput } from './report.mjs';
-import { cookieOpener, signInMany } from './sessions.mjs';
+import { cookieOpener, signInMany, tokenUrl } from './sessions.mjs';
 import { buildAll, demoBuildIsStale, startDemo, treeCpuMs } from './stack.mjs';
 
 const EXIT = { ok: 0, couldNotRun: 2, interrupted: 130 };
@@ -192,7 +192,7 @@ async function run(opts, children, interrupted) {
     const probe = /** @type {import('./sessions.mjs').Session} */ (cached[0]);
     let limited = 0;
     for (let n = 0; n < 61; n++) {
-      const response = await fetch(`${store.demo.url}/api/auth/token`, { method: 'POST', headers: probe.headers(), body: '{"minValidity":0}' });
+      const response = await fetch(tokenUrl(store.demo.url, 0), { method: 'POST', headers: probe.headers() });
       await response.arrayBuffer();
       probe.adopt(response);
       if (response.status === 429) limited += 1;
@@ -209,12 +209,12 @@ async function run(opts, children, interrupted) {
       // Every connection's token must outlive the phase, so the phase sees no refresh at all.
       const outlive = Math.ceil(opts.warmS + opts.measureS + 2);
       for (const session of cached) {
-        const response = await fetch(`${store.demo.url}/api/auth/token`, { method: 'POST', headers: session.headers(), body: JSON.stringify({ minValidity: outlive }) });
+        const response = await fetch(tokenUrl(store.demo.url, outlive), { method: 'POST', headers: session.headers() });
         await response.arrayBuffer();
         session.adopt(response);
       }
+      // As the client sends /token: parameters in the query, no body; the bare route gets the same request.
       const common = {
-        body: '{"minValidity":0}',
         headers: cached.map((s) => s.headers()),
         connections: opts.connections,
         warmS: opts.warmS,
@@ -223,10 +223,10 @@ async function run(opts, children, interrupted) {
         extraCpu: store.extraCpu,
       };
       const grantsBefore = await refreshGrants();
-      const a = await throughput({ url: `${store.demo.url}/api/auth/token`, ...common });
+      const a = await throughput({ url: tokenUrl(store.demo.url, 0), ...common });
       grantsInCachedPhases += (await refreshGrants()) - grantsBefore;
       throughputRows.push({ ...a, store: store.name, round, route: 'cached' });
-      const b = await throughput({ url: `${store.demo.url}/api/bench/bare`, ...common });
+      const b = await throughput({ url: `${store.demo.url}/api/bench/bare?idle=0&minValidity=0`, ...common });
       throughputRows.push({ ...b, store: store.name, round, route: 'bare' });
       alive();
       say(`${store.name} round ${round}: /token cached ${Math.round(a.responses / a.seconds)} req/s, bare route ${Math.round(b.responses / b.seconds)} req/s`);
