@@ -7,7 +7,7 @@ import { createBff } from './createBff.js';
 import type { BffEvent } from './events.js';
 import { redisStore } from './redis.js';
 import type { SessionData } from './session.js';
-import { memoryStore } from './store.js';
+import { memoryStore, type BffStore } from './store.js';
 import { APP, Jar, postTo, SECRET, sessionCookieFrom, startHarness, type Harness } from './test/harness.js';
 import { startRedis, type RedisServer } from './test/redisServer.js';
 
@@ -618,5 +618,52 @@ describe('logout ends the provider session too', () => {
       }
     }
     expect(sawForm).toBe(true);
+  });
+});
+
+describe('the refresh lock and the state it guards', () => {
+  /** The store as one instance sees it, paused right after its first read until `gate` opens. */
+  function pausedAfterFirstRead(store: BffStore, gate: Promise<void>, reached: () => void): BffStore {
+    let reads = 0;
+    return {
+      ...store,
+      getMany: async (keys) => {
+        const values = await store.getMany(keys);
+        if (++reads === 1) {
+          reached();
+          await gate;
+        }
+        return values;
+      },
+    };
+  }
+
+  it('reads the family again with the lock: a rotation another instance made meanwhile is taken, not redone', async () => {
+    const shared = memoryStore();
+    const h = await startHarness({}, { store: shared, rateLimits: false });
+    try {
+      const cookie = await h.signIn();
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let reached!: () => void;
+      const atGate = new Promise<void>((resolve) => (reached = resolve));
+      const other = h.instance({ store: pausedAfterFirstRead(shared, gate, reached) });
+      h.age(301);
+      const before = await h.idp.stats();
+      // The other instance reads the family (its token is due) and stops there...
+      const late = other.token(cookie, { minValidity: 300 });
+      await atGate;
+      // ...while this one refreshes and rotates.
+      expect((await h.token(cookie, { minValidity: 300 })).status).toBe(200);
+      open();
+      const answer = await late;
+      expect(answer.status).toBe(200);
+      expect(sessionCookieFrom(answer)).toBeDefined(); // healed to the rotation made meanwhile
+      const after = await h.idp.stats();
+      expect(after.grants.refresh_token - before.grants.refresh_token).toBe(1);
+      expect(after.reuseDetected).toBe(before.reuseDetected);
+    } finally {
+      await h.close();
+    }
   });
 });
