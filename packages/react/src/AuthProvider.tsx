@@ -1,3 +1,5 @@
+'use client';
+
 import { AuthClient, type AuthClientOptions } from '@latchkey/client';
 import type { SignedOutReason } from '@latchkey/core';
 import { useEffect, useRef, useState, type ReactNode } from 'react';

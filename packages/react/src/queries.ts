@@ -1,3 +1,5 @@
+'use client';
+
 import type { AuthClient } from '@latchkey/client';
 import { LatchkeyError } from '@latchkey/core';
 import {

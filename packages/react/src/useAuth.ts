@@ -1,3 +1,5 @@
+'use client';
+
 import type { AuthClientError, AuthStatus } from '@latchkey/client';
 import type { SessionUser, SignedOutReason } from '@latchkey/core';
 import { useSyncExternalStore } from 'react';

@@ -1,3 +1,5 @@
+'use client';
+
 import type { AuthClient, TabMessage } from '@latchkey/client';
 import { useEffect, useState, useSyncExternalStore, type CSSProperties } from 'react';
 import { useAuthClient } from '../context.js';
