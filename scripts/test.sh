@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need (pnpm, packages, Chromium, Redis) and runs every suite:
-# type checks, unit and integration tests (vitest) and browser tests (Playwright).
+# type checks, the packed packages (publint, attw), unit and integration tests (vitest) and
+# browser tests (Playwright).
 # Ends with one line "N passed, M failed" over all suites.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,9 @@ status=0
 
 say "type checks"
 pnpm -s turbo run typecheck --output-logs=errors-only || status=1
+
+say "packages as published (pnpm pack, publint, attw)"
+node scripts/checkPackages.mjs || status=1
 
 say "bundle size of @latchkey/react + client + core (min+gzip, esbuild)"
 node scripts/size.mjs || status=1
