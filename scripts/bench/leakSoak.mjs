@@ -9,7 +9,8 @@
  */
 import { requireFromBff } from '../soak/workspace.mjs';
 import { signInMany } from './sessions.mjs';
-import { Load, SOAK_MIX, sleep } from './soakLoad.mjs';
+import { sleep } from '../soak/browser.mjs';
+import { Load, SOAK_MIX } from './soakLoad.mjs';
 
 /** The first sample counted as the start: JIT, Next's caches and the pools grow at first. */
 export const WARM_UP_SHARE = 0.1;

@@ -5,20 +5,8 @@
  * provider's login form each followed by a logout of the oldest session, and anonymous calls,
  * every answer counted by kind. What it does to memory is measured in leakSoak.mjs.
  */
+import { sleep } from '../soak/browser.mjs';
 import { POST_HEADERS, COOKIE, sessionCookieOf, signInMany } from './sessions.mjs';
-
-/** Waits `ms`, or less when `signal` aborts. @param {number} ms @param {AbortSignal} [signal] */
-export const sleep = (ms, signal) =>
-  new Promise((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve(undefined);
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve(undefined);
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 /**
  * The mix, per demo. Modest on purpose (the bench shares a 2-core machine with two Next servers,

@@ -10,7 +10,8 @@ const POST_HEADERS = { 'content-type': 'application/json', 'x-latchkey': '1', 's
 /** A tab refreshes when this share of its token's lifetime is left. */
 const DUE_FRACTION = 0.2;
 
-const sleep = (ms, signal) =>
+/** Waits `ms`, or less when `signal` aborts. @param {number} ms @param {AbortSignal} [signal] */
+export const sleep = (ms, signal) =>
   new Promise((resolve) => {
     if (signal?.aborted || ms <= 0) return resolve(undefined);
     const timer = setTimeout(done, ms);
