@@ -99,6 +99,8 @@ function queryCases(): Case[] {
     ['idle not a number', 'idle=x'],
     ['idle -5', 'idle=-5'],
     ['an unknown parameter', 'idle=1&admin=1'],
+    ['optional other than 1', 'optional=yes'],
+    ['optional given twice', 'optional=1&optional=1'],
     ['__proto__', '__proto__=1'],
     ['parameters in both the query and the body', 'minValidity=1', '{"idle":1}'],
     ['query and an empty JSON object body', 'idle=1', '{}'],

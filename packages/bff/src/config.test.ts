@@ -23,13 +23,73 @@ describe('createBff() configuration', () => {
     ['a negative idle timeout', { idleTimeoutSeconds: -1 }, /"idleTimeoutSeconds" must be a non-negative number, got -1/],
     ['a rate limit of zero', { rateLimits: { tokenPerFamily: { limit: 0, windowSeconds: 60 } } }, /"rateLimits.tokenPerFamily" must be false or \{ limit, windowSeconds \}/],
     ['a fractional rate window', { rateLimits: { loginPerIp: { limit: 5, windowSeconds: 0.5 } } }, /"rateLimits.loginPerIp"/],
-  ])('fails at start-up on %s with a message naming the option', (_name, patch, message) => {
-    expect(() => createBff({ ...good, ...patch } as never)).toThrow(ConfigurationError);
-    expect(() => createBff({ ...good, ...patch } as never)).toThrow(message);
+  ])('check() fails on %s with a message naming the option; createBff() itself checks nothing', (_name, patch, message) => {
+    const bff = createBff({ ...good, ...patch } as never);
+    expect(() => bff.check()).toThrow(ConfigurationError);
+    expect(() => bff.check()).toThrow(message);
+    expect(() => bff.config).toThrow(message);
+  });
+
+  it('answers 500 configuration_error to requests while the configuration is bad, logging the cause once', async () => {
+    const log = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const bff = createBff({ ...good, cookieSecret: 'short' });
+      for (let i = 0; i < 3; i++) {
+        const response = await bff.handle(new Request('https://app.example/api/auth/session'));
+        expect(response.status).toBe(500);
+        expect(response.headers.get('cache-control')).toBe('no-store');
+        expect(await response.json()).toEqual({ error: 'configuration_error', error_description: expect.stringMatching(/misconfigured; its server log says why/) });
+      }
+      expect(log).toHaveBeenCalledTimes(1);
+      expect(String(log.mock.calls[0]![0])).toMatch(/"cookieSecret" must be at least 32 characters, got 5/);
+    } finally {
+      log.mockRestore();
+    }
+  });
+
+  it('falls back to OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, LATCHKEY_COOKIE_SECRET and APP_ORIGIN, read at first use', () => {
+    const saved = { ...process.env };
+    try {
+      const bff = createBff({ scope: 'openid offline_access' });
+      Object.assign(process.env, {
+        OIDC_ISSUER: 'https://env-idp.example/',
+        OIDC_CLIENT_ID: 'env-client',
+        OIDC_CLIENT_SECRET: 'env-secret',
+        LATCHKEY_COOKIE_SECRET: good.cookieSecret,
+        APP_ORIGIN: 'https://env-app.example',
+      });
+      expect(bff.config).toMatchObject({ issuer: 'https://env-idp.example/', clientId: 'env-client', appOrigin: 'https://env-app.example', scope: 'openid offline_access' });
+      // Options win over the environment.
+      expect(createBff({ ...good }).config).toMatchObject({ issuer: 'https://idp.example/', clientId: 'c', appOrigin: 'https://app.example' });
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it.each([
+    ['outside production, the local dev server', { NODE_ENV: 'development', PORT: '3100' }, 'http://localhost:3100'],
+    ['outside production without PORT, port 3000', { NODE_ENV: 'test' }, 'http://localhost:3000'],
+    ['a Vercel production deployment', { NODE_ENV: 'production', VERCEL_ENV: 'production', VERCEL_PROJECT_PRODUCTION_URL: 'shop.example', VERCEL_URL: 'x.vercel.app' }, 'https://shop.example'],
+    ['a Vercel preview deployment', { NODE_ENV: 'production', VERCEL_ENV: 'preview', VERCEL_URL: 'shop-git-x.vercel.app' }, 'https://shop-git-x.vercel.app'],
+  ])('derives appOrigin for %s', async (_name, env, origin) => {
+    const { resolveConfig } = await import('./config.js');
+    const { appOrigin: _a, ...rest } = good;
+    expect(resolveConfig(rest, env).appOrigin).toBe(origin);
+  });
+
+  it('requires appOrigin in production elsewhere, saying which variable to set', async () => {
+    const { resolveConfig } = await import('./config.js');
+    const { appOrigin: _a, ...rest } = good;
+    expect(() => resolveConfig(rest, { NODE_ENV: 'production', APP_ORIGIN: '' })).toThrow(/"appOrigin" is required: pass it to createBff\(\) or set APP_ORIGIN.*APP_ORIGIN=https:\/\/app.example.com/);
+  });
+
+  it.each(['http://localhost:4000', 'http://127.0.0.1:4000', 'http://[::1]:4000'])('accepts an http: issuer on this machine without a flag: %s', (issuer) => {
+    const bff = createBff({ ...good, issuer });
+    expect(bff.config.allowInsecureHttp).toBe(true);
   });
 
   it('accepts a password map for key rotation', () => {
-    expect(() => createBff({ ...good, cookieSecret: { 2: `${good.cookieSecret}-new`, 1: good.cookieSecret } })).not.toThrow();
+    expect(() => createBff({ ...good, cookieSecret: { 2: `${good.cookieSecret}-new`, 1: good.cookieSecret } }).check()).not.toThrow();
   });
 
   it('takes lifetime presets as plain options', async () => {

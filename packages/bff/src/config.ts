@@ -1,21 +1,33 @@
 import { ConfigurationError } from './errors.js';
 import { jsonLinesLogger, type BffEvent } from './events.js';
 import { providerFetch } from './providerFetch.js';
+import { SESSION_COOKIE } from './proxy.js';
 import { memoryStore, type BffStore } from './store.js';
 
 /** A cookie-sealing secret, or a map of them so keys can rotate: `{ 2: newest, 1: older }`. */
 export type CookieSecret = string | Record<number, string>;
 
-/** Options of {@link createBff}. */
+/**
+ * Options of {@link createBff}. The five that differ per deployment fall back to environment
+ * variables, read at first use (never at import): `issuer` ← `OIDC_ISSUER`, `clientId` ←
+ * `OIDC_CLIENT_ID`, `clientSecret` ← `OIDC_CLIENT_SECRET`, `cookieSecret` ←
+ * `LATCHKEY_COOKIE_SECRET`, `appOrigin` ← `APP_ORIGIN` (see {@link BffConfig.appOrigin}).
+ */
 export interface BffConfig {
-  /** The OpenID Provider's issuer identifier, e.g. `https://tenant.eu.auth0.com/`. */
-  issuer: string;
-  clientId: string;
-  clientSecret: string;
-  /** The app's origin (scheme, host, port): the only origin allowed to POST, and the base of redirects. */
-  appOrigin: string;
-  /** Secret(s) sealing the session cookie, each at least 32 characters. */
-  cookieSecret: CookieSecret;
+  /** The OpenID Provider's issuer identifier, e.g. `https://tenant.eu.auth0.com/` (default `OIDC_ISSUER`). */
+  issuer?: string;
+  /** The BFF's client id at the provider (default `OIDC_CLIENT_ID`). */
+  clientId?: string;
+  /** The BFF's client secret (default `OIDC_CLIENT_SECRET`). */
+  clientSecret?: string;
+  /**
+   * The app's origin (scheme, host, port): the only origin allowed to POST, and the base of
+   * redirects. Default `APP_ORIGIN`; without it, `http://localhost:$PORT` (port 3000) outside
+   * production, and on Vercel the deployment's own URL. Never taken from a request's headers.
+   */
+  appOrigin?: string;
+  /** Secret(s) sealing the session cookie, each at least 32 characters (default `LATCHKEY_COOKIE_SECRET`). */
+  cookieSecret?: CookieSecret;
   /** Where the BFF's routes live (default `/api/auth`). */
   basePath?: string;
   /** Registered redirect URI (default `<appOrigin><basePath>/callback`). */
@@ -61,7 +73,10 @@ export interface BffConfig {
   bodyTimeoutMs?: number;
   /** Where caches, rotation records and the denylist live (default {@link memoryStore}). */
   store?: BffStore;
-  /** Allows an `http:` issuer. Costs: tokens cross the network unencrypted. For local development only. */
+  /**
+   * Allows an `http:` issuer on another machine. Costs: tokens cross the network unencrypted.
+   * For development only. A provider on this machine (`localhost`, `127.0.0.1`, `::1`) needs no flag.
+   */
   allowInsecureHttp?: boolean;
   /** Receives security and lifecycle events (default: {@link jsonLinesLogger} to the console). */
   onEvent?: (event: BffEvent) => void;
@@ -151,13 +166,33 @@ export function publicConfig(config: ResolvedConfig): Readonly<PublicConfig> {
 
 const KNOWN_WEAK = [/^(change[-_ ]?me|secret|password|default)/i, /^(.)\1+$/];
 
-/** Validates the configuration once, at start-up, with messages that name the option at fault. */
-export function resolveConfig(config: BffConfig): ResolvedConfig {
-  if (!config || typeof config !== 'object') throw new ConfigurationError('pass an options object to createBff().');
-  const required = (name: keyof BffConfig) => {
+/** Environment variables the five per-deployment options fall back to. */
+const ENV_NAMES = {
+  issuer: 'OIDC_ISSUER',
+  clientId: 'OIDC_CLIENT_ID',
+  clientSecret: 'OIDC_CLIENT_SECRET',
+  cookieSecret: 'LATCHKEY_COOKIE_SECRET',
+  appOrigin: 'APP_ORIGIN',
+} as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Validates the configuration, with messages that name the option at fault (and the
+ * environment variable it falls back to). Called at first use, never at import.
+ */
+export function resolveConfig(given: BffConfig = {}, env: Env = process.env): ResolvedConfig {
+  if (typeof given !== 'object' || given === null) throw new ConfigurationError('pass an options object to createBff().');
+  const config: BffConfig = { ...given };
+  for (const [name, variable] of Object.entries(ENV_NAMES) as [keyof typeof ENV_NAMES, string][]) {
+    if (config[name] === undefined && env[variable]) config[name] = env[variable];
+  }
+  config.appOrigin ??= defaultAppOrigin(env);
+  const required = (name: keyof typeof ENV_NAMES) => {
     const value = config[name];
     if (typeof value !== 'string' || value.trim() === '') {
-      throw new ConfigurationError(`"${name}" is required and must be a non-empty string, got ${JSON.stringify(value)}.`);
+      const hint = name === 'appOrigin' ? ' In production give the app\'s origin, e.g. APP_ORIGIN=https://app.example.com.' : '';
+      throw new ConfigurationError(`"${name}" is required: pass it to createBff() or set ${ENV_NAMES[name]}; got ${JSON.stringify(value)}.${hint}`);
     }
     return value.trim();
   };
@@ -170,9 +205,9 @@ export function resolveConfig(config: BffConfig): ResolvedConfig {
     throw new ConfigurationError(`"appOrigin" must be an origin only (scheme://host[:port]), got "${config.appOrigin}".`);
   }
   const allowInsecureHttp = config.allowInsecureHttp === true;
-  if (issuer.protocol !== 'https:' && !allowInsecureHttp) {
+  if (issuer.protocol !== 'https:' && !allowInsecureHttp && !(issuer.protocol === 'http:' && LOOPBACK.has(issuer.hostname))) {
     throw new ConfigurationError(
-      `"issuer" must use https:, got "${issuer.href}". For a local provider set allowInsecureHttp: true (development only).`,
+      `"issuer" must use https:, got "${issuer.href}". http: is accepted for a provider on this machine (localhost, 127.0.0.1, ::1); for another host set allowInsecureHttp: true (development only).`,
     );
   }
   const basePath = (config.basePath ?? '/api/auth').replace(/\/+$/, '');
@@ -207,13 +242,28 @@ export function resolveConfig(config: BffConfig): ResolvedConfig {
     storeTimeoutMs: positive('storeTimeoutMs', config.storeTimeoutMs, 2000),
     bodyTimeoutMs: positive('bodyTimeoutMs', config.bodyTimeoutMs, 5000),
     store: config.store ?? memoryStore(),
-    allowInsecureHttp,
+    // Past the check above, an http: issuer is allowed (on this machine, or by the flag).
+    allowInsecureHttp: issuer.protocol === 'http:',
     onEvent: config.onEvent ?? jsonLinesLogger(),
     now: config.now ?? (() => Date.now()),
     fetch: config.fetch ?? providerFetch,
-    cookieName: '__Host-latchkey',
+    cookieName: SESSION_COOKIE,
     transactionCookieName: '__Host-latchkey-tx',
   };
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * The app's origin where the platform says it: `next dev` (any non-production run) serves
+ * `http://localhost:$PORT`; Vercel names each deployment's URL. Elsewhere in production:
+ * nothing, and the option is required.
+ */
+function defaultAppOrigin(env: Env): string | undefined {
+  const vercel = env.VERCEL_ENV === 'production' ? env.VERCEL_PROJECT_PRODUCTION_URL : env.VERCEL_URL;
+  if (vercel) return `https://${vercel}`;
+  if (env.NODE_ENV !== 'production') return `http://localhost:${env.PORT || 3000}`;
+  return undefined;
 }
 
 function parseUrl(name: string, value: string): URL {
@@ -241,7 +291,7 @@ function wholeNumber(name: string, value: number | undefined, fallback: number):
 function resolvePasswords(secret: CookieSecret | undefined): Record<number, string> {
   if (secret === undefined || secret === null || secret === '') {
     throw new ConfigurationError(
-      '"cookieSecret" is missing. Set it to a random string of at least 32 characters, e.g. the output of `openssl rand -base64 32`.',
+      '"cookieSecret" is missing: pass it to createBff() or set LATCHKEY_COOKIE_SECRET to a random string of at least 32 characters, e.g. the output of `openssl rand -base64 32`.',
     );
   }
   const map: Record<number, string> = typeof secret === 'string' ? { 1: secret } : secret;

@@ -2,7 +2,7 @@ import { errorResponse, type SessionUser } from '@latchkey/core';
 import { publicConfig, resolveConfig, type BffConfig, type PublicConfig, type RateLimits } from './config.js';
 import { clearCookie, readCookie, serializeCookie } from './cookies.js';
 import { checkCsrf } from './csrf.js';
-import { BffError } from './errors.js';
+import { BffError, ConfigurationError } from './errors.js';
 import { guardedStore } from './guardedStore.js';
 import { BASE_HEADERS } from './http.js';
 import { OidcClient } from './oidc.js';
@@ -11,7 +11,7 @@ import type { Route, RouteContext } from './routes/context.js';
 import { login } from './routes/login.js';
 import { logout } from './routes/logout.js';
 import { session } from './routes/session.js';
-import { token } from './routes/token.js';
+import { MAX_MIN_VALIDITY, token } from './routes/token.js';
 import { Sealer } from './seal.js';
 import { isSessionData } from './session.js';
 import { TokenService } from './tokenService.js';
@@ -33,8 +33,36 @@ export interface Bff {
   revokeUser(sub: string): Promise<number>;
   /** Revokes one session family by id (as found in events and logs), for incident response. */
   revokeFamily(familyId: string): Promise<void>;
-  /** The resolved configuration, without the client secret or the cookie passwords. */
+  /**
+   * An access token for server code (route handlers, server actions, server components) from a
+   * `Cookie` header, through the same single-flight refresh as the browser's `POST /token`.
+   * When the family rotated, `cookie` is the new session cookie: set it where the response can
+   * carry it. Where it cannot (a server component), the rotation stays pending on the server and
+   * the browser's next call receives it, so its cookie keeps working. Rejects with
+   * {@link BffError} `login_required` when there is no readable session.
+   */
+  getAccessToken(cookieHeader: string | null, options?: { minValidity?: number }): Promise<ServerAccessToken>;
+  /**
+   * Resolves and checks the configuration now, throwing {@link ConfigurationError} naming what
+   * is wrong. Nothing is checked at import; call this at server start (e.g. Next's
+   * `instrumentation.ts`) to fail there instead of at the first request.
+   */
+  check(): void;
+  /** The resolved configuration, without the client secret or the cookie passwords (resolved on first read). */
   readonly config: Readonly<PublicConfig>;
+}
+
+/** What {@link Bff.getAccessToken} answers. */
+export interface ServerAccessToken {
+  accessToken: string;
+  /** Epoch seconds. */
+  expiresAt: number;
+  /** Seconds left. */
+  expiresIn: number;
+  scope: string;
+  user: SessionUser;
+  /** The rotated session cookie to set, when the family rotated: `Set-Cookie` attributes included. */
+  cookie?: { name: string; value: string; maxAge: number; header: string };
 }
 
 /** The routes under `basePath`, one module each. */
@@ -42,13 +70,66 @@ const ROUTES: Readonly<Record<string, Route>> = Object.freeze({ login, callback,
 const LIMIT_EVENT_NAMES = { tokenPerFamily: 'token_family', anonymousPerIp: 'anonymous_ip', loginPerIp: 'login_ip' } as const;
 
 /**
- * Creates the Backend-for-Frontend. The configuration is checked here, once; a bad one
- * throws a {@link ConfigurationError} naming the option at fault.
+ * Creates the Backend-for-Frontend. Nothing is read or checked here: `next build` imports
+ * modules on machines without runtime secrets. The configuration (options, then the
+ * environment variables of {@link BffConfig}) is resolved once, at first use; a bad one throws a
+ * {@link ConfigurationError} naming the option at fault, and requests answer 500
+ * `configuration_error` while the cause is logged. {@link Bff.check} checks it up front.
  * @example
- * const bff = createBff({ issuer, clientId, clientSecret, appOrigin: 'https://app.example', cookieSecret });
+ * const bff = createBff({ scope: 'openid profile email offline_access' }); // the rest from OIDC_* and LATCHKEY_COOKIE_SECRET
  * export const GET = bff.handle, POST = bff.handle;
  */
-export function createBff(options: BffConfig): Bff {
+export function createBff(options: BffConfig = {}): Bff {
+  let built: ReturnType<typeof build> | undefined;
+  let reported: string | undefined;
+  const get = () => (built ??= build(options));
+  /** The services, or a loud log line and a 500 for a request that meets a bad configuration. */
+  const services = () => {
+    try {
+      return get();
+    } catch (error) {
+      if (!(error instanceof ConfigurationError)) throw error;
+      // Once per distinct cause: loud, without a line per request.
+      if (error.message !== reported) console.error(`[latchkey] ${error.message}`);
+      reported = error.message;
+      throw new BffError('configuration_error', 500, 'The sign-in service is misconfigured; its server log says why.', { cause: error });
+    }
+  };
+  return {
+    handle: (request) => {
+      let s: ReturnType<typeof build>;
+      try {
+        s = services();
+      } catch (error) {
+        return Promise.resolve(withBaseHeaders(error instanceof BffError ? error.toResponse() : unexpected(error)));
+      }
+      return s.handle(request);
+    },
+    getSession: (cookieHeader) => get().getSession(cookieHeader),
+    getAccessToken: (cookieHeader, o) => get().getAccessToken(cookieHeader, o),
+    revokeUser: (sub) => get().tokens.revokeUser(sub),
+    revokeFamily: async (familyId) => {
+      await get().tokens.revokeFamily(familyId, 'revoke_family');
+    },
+    check: () => void get(),
+    get config() {
+      return get().config;
+    },
+  };
+}
+
+function withBaseHeaders(response: Response): Response {
+  for (const [name, value] of Object.entries(BASE_HEADERS)) response.headers.set(name, value);
+  return response;
+}
+
+function unexpected(error: unknown): Response {
+  console.error('[latchkey] unexpected error', error);
+  return errorResponse(500, { error: 'server_error', error_description: 'The sign-in service failed unexpectedly. Try again.' });
+}
+
+/** Everything built from a resolved configuration. */
+function build(options: BffConfig) {
   const resolved = resolveConfig(options);
   const config = {
     ...resolved,
@@ -113,14 +194,9 @@ export function createBff(options: BffConfig): Bff {
     try {
       response = await route(request);
     } catch (error) {
-      if (error instanceof BffError) response = error.toResponse();
-      else {
-        console.error('[latchkey] unexpected error', error);
-        response = errorResponse(500, { error: 'server_error', error_description: 'The sign-in service failed unexpectedly. Try again.' });
-      }
+      response = error instanceof BffError ? error.toResponse() : unexpected(error);
     }
-    for (const [name, value] of Object.entries(BASE_HEADERS)) response.headers.set(name, value);
-    return response;
+    return withBaseHeaders(response);
   }
 
   async function getSession(cookieHeader: string | null): Promise<SessionUser | undefined> {
@@ -138,13 +214,23 @@ export function createBff(options: BffConfig): Bff {
     }
   }
 
-  return {
-    handle,
-    getSession,
-    revokeUser: (sub) => tokens.revokeUser(sub),
-    revokeFamily: async (familyId) => {
-      await tokens.revokeFamily(familyId, 'revoke_family');
-    },
-    config: publicConfig(resolved),
-  };
+  async function getAccessToken(cookieHeader: string | null, options: { minValidity?: number } = {}): Promise<ServerAccessToken> {
+    const minValidity = options.minValidity ?? 30;
+    if (typeof minValidity !== 'number' || !(minValidity >= 0 && minValidity <= MAX_MIN_VALIDITY)) {
+      throw new RangeError(`minValidity must be a number of seconds from 0 to ${MAX_MIN_VALIDITY}, got ${JSON.stringify(options.minValidity)}.`);
+    }
+    const presented = sealer.unseal(readCookie(cookieHeader, config.cookieName), isSessionData);
+    if (!presented) throw new BffError('login_required', 401, 'Not signed in.');
+    // Server calls are not a person's activity: no idle report.
+    const outcome = await tokens.getToken(presented, minValidity, undefined);
+    const { accessToken, expiresAt, expiresIn, scope, user } = outcome.body;
+    const token: ServerAccessToken = { accessToken, expiresAt, expiresIn, scope, user: structuredClone(user) };
+    if (outcome.cookie) {
+      const maxAge = tokens.remainingLifetime(outcome.session);
+      token.cookie = { name: config.cookieName, value: outcome.cookie, maxAge, header: context.sessionCookie(outcome.cookie, outcome.session) };
+    }
+    return token;
+  }
+
+  return { handle, getSession, getAccessToken, tokens, config: publicConfig(resolved) };
 }

@@ -77,6 +77,23 @@ describe('the code flow against the real dev provider', () => {
     expect((await h.idp.stats()).grants.refresh_token).toBe(before + 1);
   });
 
+  it('answers optional=1 without any session cookie with 204 and no body, and with one as usual', async () => {
+    const anonymous = await h.post('/api/auth/token?idle=0&optional=1', undefined, '');
+    expect(anonymous.status).toBe(204);
+    expect(await anonymous.text()).toBe('');
+    expect(anonymous.headers.get('set-cookie')).toBeNull();
+    // Without optional, the same request is the usual 401.
+    expect((await h.post('/api/auth/token?idle=0', undefined, '')).status).toBe(401);
+    const cookie = await h.signIn('alice');
+    const signedIn = await h.post('/api/auth/token?idle=0&optional=1', cookie, '');
+    expect(signedIn.status).toBe(200);
+    expect((await signedIn.json()).accessToken).toEqual(expect.any(String));
+    // A cookie that cannot be opened is news (the session is gone): 401 and the cookie cleared.
+    const unreadable = await h.post('/api/auth/token?optional=1', '__Host-latchkey=garbage', '');
+    expect(unreadable.status).toBe(401);
+    expect(unreadable.headers.get('set-cookie')).toMatch(/^__Host-latchkey=;/);
+  });
+
   it('sends exactly one refresh upstream for 20 concurrent /token calls with one cookie', async () => {
     const cookie = await h.signIn('alice');
     const before = (await h.idp.stats()).grants.refresh_token;

@@ -1,23 +1,99 @@
 import { cookies } from 'next/headers';
+import { redirect } from 'next/navigation';
 import type { SessionUser } from '@latchkey/core';
-import type { Bff } from './createBff.js';
+import type { BffConfig } from './config.js';
+import { createBff, type Bff, type ServerAccessToken } from './createBff.js';
+import { safeReturnTo } from './returnTo.js';
+
+type Handler = (request: Request) => Promise<Response>;
 
 /**
  * Route-handler exports for `app/api/auth/[...auth]/route.ts`.
  * @example
  * export const { GET, POST } = nextHandlers(bff);
  */
-export function nextHandlers(bff: Bff): { GET: (request: Request) => Promise<Response>; POST: (request: Request) => Promise<Response> } {
+export function nextHandlers(bff: Bff): { GET: Handler; POST: Handler } {
   const handle = (request: Request) => bff.handle(request);
   return { GET: handle, POST: handle };
 }
 
+/** What {@link nextAuth} gives a Next.js app. */
+export interface NextAuth {
+  /** The BFF underneath (revocation, configuration). */
+  readonly bff: Bff;
+  /** `export const { GET, POST } = auth.handlers;` in `app/api/auth/[...auth]/route.ts`. */
+  readonly handlers: { GET: Handler; POST: Handler };
+  /** Who is signed in, or `null`; anywhere on the server. Never a token. */
+  getSession(): Promise<SessionUser | null>;
+  /**
+   * The signed-in user, or a redirect to sign-in that comes back to `returnTo` (a path on
+   * this site, default `/`). For server components and server actions.
+   */
+  requireSession(options?: { returnTo?: string }): Promise<SessionUser>;
+  /**
+   * An access token for calling an API from the server, with at least `minValidity` seconds
+   * left (default 30), refreshed through the same single-flight path as the browser's. In
+   * route handlers and server actions a rotated cookie is set on the response. A server
+   * component cannot set cookies: the rotation then stays pending on the server and reaches
+   * the browser with its next call, so its cookie is never mistaken for a stolen one.
+   * Rejects with `BffError` `login_required` when signed out.
+   */
+  getAccessToken(options?: { minValidity?: number }): Promise<ServerAccessToken>;
+}
+
+/**
+ * Latchkey for a Next.js app (15 or 16, App Router): the BFF's route handlers and server-side
+ * session and token access. Takes {@link BffConfig} options (the rest from environment
+ * variables, read at first request) or a BFF made with `createBff()`.
+ * @example
+ * // lib/auth.ts
+ * export const auth = nextAuth({ scope: 'openid profile email offline_access' });
+ * // app/api/auth/[...auth]/route.ts
+ * export const { GET, POST } = auth.handlers;
+ */
+export function nextAuth(options: BffConfig | Bff = {}): NextAuth {
+  const bff = isBff(options) ? options : createBff(options);
+  return {
+    bff,
+    handlers: nextHandlers(bff),
+    getSession: async () => (await bff.getSession(await cookieHeader())) ?? null,
+    async requireSession({ returnTo = '/' } = {}) {
+      const user = await bff.getSession(await cookieHeader());
+      if (user) return user;
+      const path = safeReturnTo(returnTo, bff.config.appOrigin);
+      if (path === undefined) throw new RangeError(`returnTo must be a path on this site such as "/account", got ${JSON.stringify(returnTo)}.`);
+      redirect(`${bff.config.basePath}/login?returnTo=${encodeURIComponent(path)}`);
+    },
+    async getAccessToken(tokenOptions) {
+      const store = await cookies();
+      const token = await bff.getAccessToken(headerOf(store.getAll()), tokenOptions);
+      if (token.cookie) {
+        const { name, value, maxAge } = token.cookie;
+        try {
+          store.set(name, value, { path: '/', maxAge, httpOnly: true, secure: true, sameSite: 'strict' });
+        } catch {
+          // A server component: cookies are read-only here. The rotation is pending in the
+          // store, which hands it to the browser with its next call (the old cookie heals).
+        }
+      }
+      return token;
+    },
+  };
+}
+
 /** Who is signed in, for server components and server actions; never a token. */
 export async function getSession(bff: Bff): Promise<SessionUser | undefined> {
-  const store = await cookies();
-  const header = store
-    .getAll()
-    .map((c) => `${c.name}=${c.value}`)
-    .join('; ');
-  return bff.getSession(header);
+  return bff.getSession(await cookieHeader());
+}
+
+async function cookieHeader(): Promise<string> {
+  return headerOf((await cookies()).getAll());
+}
+
+function headerOf(all: { name: string; value: string }[]): string {
+  return all.map((c) => `${c.name}=${c.value}`).join('; ');
+}
+
+function isBff(value: BffConfig | Bff): value is Bff {
+  return typeof (value as Bff).handle === 'function';
 }

@@ -274,11 +274,12 @@ describe('AuthClient', () => {
 
   it.each(['login_required', 'session_expired', 'session_revoked'])('moves to unauthenticated with reason %s and calls onSessionEnded once', async (code) => {
     const w = world();
-    w.state.tokenAnswer = () => w.json(401, { error: code, error_description: 'ended' });
     const ended = vi.fn();
     w.client.on('sessionEnded', ended);
     w.client.mount();
     await settle();
+    w.state.tokenAnswer = () => w.json(401, { error: code, error_description: 'ended' });
+    await w.client.refresh('timer');
     expect(w.client.getSnapshot()).toMatchObject({ status: 'unauthenticated', reason: code, token: undefined });
     expect(w.onSessionEnded).toHaveBeenCalledTimes(1);
     expect(w.onSessionEnded).toHaveBeenCalledWith(code);
@@ -333,6 +334,81 @@ describe('AuthClient', () => {
     const w = world();
     w.client.login();
     expect(w.navigate).toHaveBeenCalledWith('/api/auth/login?returnTo=%2Fhere%3Fx%3D1');
+  });
+
+  it('login() passes authorization parameters for this sign-in, returnTo winning over a params entry of that name', () => {
+    const w = world();
+    w.client.login('/notes', { prompt: 'login', login_hint: 'a@b.example', returnTo: '//evil' });
+    expect(w.navigate).toHaveBeenCalledWith('/api/auth/login?prompt=login&login_hint=a%40b.example&returnTo=%2Fnotes');
+  });
+
+  describe('first load', () => {
+    it('asks with optional=1, and a 204 (no session cookie) signs nobody out: no onSessionEnded, no event', async () => {
+      const w = world();
+      w.state.tokenAnswer = () => new Response(null, { status: 204 });
+      const ended = vi.fn();
+      w.client.on('sessionEnded', ended);
+      w.client.mount();
+      await settle();
+      expect(w.state.bodies).toEqual([{ idle: 0, optional: 1 }]);
+      expect(w.client.getSnapshot()).toMatchObject({ status: 'unauthenticated', reason: 'login_required', user: undefined });
+      expect(w.onSessionEnded).not.toHaveBeenCalled();
+      expect(ended).not.toHaveBeenCalled();
+      await expect(w.client.getAccessToken()).rejects.toMatchObject({ code: 'login_required' });
+    });
+
+    it('reports a session that expired while the page was closed: that is news', async () => {
+      const w = world();
+      w.state.tokenAnswer = () => w.json(401, { error: 'session_expired', error_description: 'ended' });
+      w.client.mount();
+      await settle();
+      expect(w.onSessionEnded).toHaveBeenCalledWith('session_expired');
+    });
+
+    it('sends optional=1 only while it does not know whether anyone is signed in', async () => {
+      const w = world();
+      w.client.mount();
+      await settle();
+      await w.client.refresh('manual');
+      expect(w.state.bodies).toEqual([{ idle: 0, optional: 1 }, { idle: 0, minValidity: 61 }]);
+    });
+
+    it('with initialSession null, makes no request at all, and a query gets login_required', async () => {
+      const w = world();
+      const client = new AuthClient({ fetch: w.fetch, initialSession: null, locks: null, channel: null, triggers: new TriggerManager(() => undefined) });
+      expect(client.getSnapshot()).toMatchObject({ status: 'unauthenticated', reason: undefined });
+      client.mount();
+      await settle();
+      expect(w.fetch).not.toHaveBeenCalled();
+      await expect(client.getAccessToken()).rejects.toMatchObject({ code: 'login_required' });
+      expect(w.fetch).not.toHaveBeenCalled();
+    });
+
+    it('with initialSession a user, is authenticated on the first render and fetches the token on mount', async () => {
+      const w = world();
+      const client = new AuthClient({ fetch: w.fetch, initialSession: { sub: 'alice', name: 'Alice' }, locks: null, channel: null, triggers: new TriggerManager(() => undefined) });
+      expect(client.getSnapshot()).toMatchObject({ status: 'authenticated', user: { sub: 'alice', name: 'Alice' }, token: undefined });
+      client.mount();
+      await settle();
+      expect(w.state.bodies).toEqual([{ idle: 0 }]);
+      expect(client.getSnapshot()).toMatchObject({ status: 'authenticated', token: { value: 'at-1' } });
+    });
+
+    it('a request before the mount-time fetch settles waits for the token instead of failing', async () => {
+      const w = world();
+      const client = new AuthClient({ fetch: w.fetch, initialSession: { sub: 'alice' }, locks: null, channel: null, triggers: new TriggerManager(() => undefined) });
+      await expect(client.getAccessToken()).resolves.toBe('at-1');
+    });
+
+    it('uses no randomness and no clock while constructed (servers prerender providers)', () => {
+      const random = vi.spyOn(Math, 'random');
+      const now = vi.fn(() => 1);
+      const client = new AuthClient({ now, locks: null, channel: null, triggers: new TriggerManager(() => undefined), activity: new TriggerManager(() => undefined) });
+      expect(random).not.toHaveBeenCalled();
+      expect(now).not.toHaveBeenCalled();
+      expect(client.tabId).toMatch(/^[a-z0-9]+$/);
+      expect(client.tabId).toBe(client.tabId);
+    });
   });
 
   it('detaches timers and triggers on the last unmount', async () => {
@@ -458,7 +534,7 @@ describe('AuthClient lifecycle', () => {
     const w = world();
     w.client.mount();
     await settle();
-    expect(w.state.bodies[0]).toEqual({ idle: 0 }); // opening the page counts
+    expect(w.state.bodies[0]).toEqual({ idle: 0, optional: 1 }); // opening the page counts
     await vi.advanceTimersByTimeAsync(30_000);
     await w.client.refresh('manual');
     expect(w.state.bodies[1]).toMatchObject({ idle: 30 });

@@ -73,6 +73,12 @@ export interface AuthClientOptions {
   apiOrigins?: string[];
   /** The page's origin, whose URLs get the token too (default `location.origin`, read on each call). */
   pageOrigin?: () => string | undefined;
+  /**
+   * Who is signed in as the server rendered the page (`null`: nobody), so the first paint
+   * needs no request: signed out, none is made; signed in, the token is fetched on mount.
+   * Left out, the client asks the BFF on mount.
+   */
+  initialSession?: SessionUser | null;
 }
 
 const MAX_TIMER_MS = 3_600_000;
@@ -84,12 +90,15 @@ const MAX_BACKOFF_MS = 60_000;
  * out a `fetch` that attaches the token and retries once when an API says it expired.
  */
 export class AuthClient {
-  /** This tab's id in cross-tab messages. */
-  readonly tabId = Math.random().toString(36).slice(2, 8);
+  #tabId: string | undefined;
+  /** This tab's id in cross-tab messages; made on first use, never while a server renders. */
+  get tabId(): string {
+    return (this.#tabId ??= Math.random().toString(36).slice(2, 8));
+  }
   /** The `BroadcastChannel` name tabs of this app share (devtools listen on it too). */
   readonly channelName: string;
   /** The options with browser defaults filled in. */
-  readonly #o: Required<Omit<AuthClientOptions, 'onSessionEnded' | 'locks' | 'channel'>> & AuthClientOptions;
+  readonly #o: Required<Omit<AuthClientOptions, 'onSessionEnded' | 'locks' | 'channel' | 'initialSession'>> & AuthClientOptions;
   readonly #subscribers = new Set<() => void>();
   readonly #events: { [K in keyof AuthEvents]?: Set<(payload: AuthEvents[K]) => void> } = {};
   #snapshot: AuthSnapshot = { status: 'loading', user: undefined, token: undefined, lastError: undefined, reason: undefined };
@@ -102,8 +111,8 @@ export class AuthClient {
   #started = false;
   /** Counts sign-outs: a /token answer that left before the latest one is stale news. */
   #ends = 0;
-  /** Last input in any tab (local ms); opening the page counts as use. */
-  #input: number;
+  /** Last input in any tab (local ms); opening the page (the first mount) counts as use. */
+  #input = 0;
 
   constructor(options: AuthClientOptions = {}) {
     const o = (this.#o = {
@@ -128,7 +137,9 @@ export class AuthClient {
     o.baseUrl = o.baseUrl.replace(/\/+$/, '');
     o.apiOrigins = o.apiOrigins.map(toOrigin);
     this.channelName = `latchkey:${o.baseUrl}`;
-    this.#input = o.now();
+    // No clock or randomness here: a server render (prerendering in Next) constructs clients too.
+    const initial = options.initialSession;
+    if (initial !== undefined) this.#snapshot = { ...this.#snapshot, status: initial ? 'authenticated' : 'unauthenticated', user: initial ?? undefined };
   }
 
   /** Calls `listener` on every snapshot change until the returned function is called. */
@@ -154,6 +165,7 @@ export class AuthClient {
    */
   mount(): () => void {
     if (++this.#mounts === 1) {
+      this.#input ||= this.#o.now();
       const channel = (this.#channel = this.#o.channel?.(this.channelName));
       if (channel) channel.onmessage = (event) => this.#onMessage(event.data);
       this.#detach = [
@@ -169,7 +181,8 @@ export class AuthClient {
       if (this.#started) this.#schedule();
       else {
         this.#started = true;
-        void this.refresh('initial');
+        // Known signed out by the server: nothing to ask until someone signs in.
+        if (this.#snapshot.status !== 'unauthenticated') void this.refresh('initial');
       }
     }
     let done = false;
@@ -195,7 +208,7 @@ export class AuthClient {
     await this.#flight;
     const { token, reason, lastError } = this.#snapshot;
     if (token && token.expiresAt > this.#o.now()) return token.value;
-    if (reason) throw new AuthClientError(reason, 'Not signed in.');
+    if (reason || this.#snapshot.status === 'unauthenticated') throw new AuthClientError(reason ?? 'login_required', 'Not signed in.');
     throw lastError ?? new AuthClientError('network_error', 'No access token.');
   }
 
@@ -256,9 +269,14 @@ export class AuthClient {
     return retried;
   };
 
-  /** Sends the browser to the BFF's sign-in route; `returnTo` defaults to the current path. Bound, so it can be passed around. */
-  login = (returnTo?: string): void => {
-    this.#o.navigate(`${this.#o.baseUrl}/login?returnTo=${encodeURIComponent(returnTo ?? this.#o.currentPath())}`);
+  /**
+   * Sends the browser to the BFF's sign-in route; `returnTo` defaults to the current path.
+   * `params` are authorization parameters for this sign-in (`prompt`, `login_hint`…) that the
+   * BFF allows. Bound, so it can be passed around.
+   */
+  login = (returnTo?: string, params?: Record<string, string>): void => {
+    const query = new URLSearchParams({ ...params, returnTo: returnTo ?? this.#o.currentPath() });
+    this.#o.navigate(`${this.#o.baseUrl}/login?${query}`);
   };
 
   /**
@@ -333,6 +351,9 @@ export class AuthClient {
     // TokenRequestBody's fields, as query parameters.
     const query = new URLSearchParams({ idle: String(Math.max(0, Math.floor((this.#o.now() - this.#input) / 1000))) });
     if (minValidity) query.set('minValidity', String(Math.min(86_400, minValidity)));
+    // Not known to be signed in yet: no cookie is a 204, not a 401 error in the console.
+    const probing = this.#snapshot.status === 'loading';
+    if (probing) query.set('optional', '1');
     const ends = this.#ends;
     let response: Response;
     try {
@@ -343,6 +364,7 @@ export class AuthClient {
     const json = (await response.json().catch(() => undefined)) as TokenResponseBody | undefined;
     // Signed out (here or in another tab) while this was under way: neither its token nor its 401 may undo or re-word that.
     if (ends !== this.#ends) return;
+    if (probing && response.status === 204) return this.#end('login_required');
     if (response.ok && typeof json?.accessToken === 'string' && typeof json.expiresIn === 'number' && json.user) {
       const token: AccessToken = { value: json.accessToken, ...tokenTiming(this.#o.now(), json.expiresIn), scope: json.scope };
       this.#broadcast({ t: 'token', from: this.tabId, token, user: json.user });
@@ -402,9 +424,10 @@ export class AuthClient {
     // reopened after sign-out) must not re-word the reason they show.
     if (tell && this.#snapshot.token) this.#broadcast({ t: 'end', from: this.tabId, reason });
     this.#cancelTimer();
-    const wasEnded = this.#snapshot.status === 'unauthenticated';
+    const { status } = this.#snapshot;
     this.#set({ status: 'unauthenticated', user: undefined, token: undefined, reason, lastError: error });
-    if (!wasEnded) {
+    // Nothing ended for a visitor who was never signed in (a first load without a session).
+    if (status !== 'unauthenticated' && !(status === 'loading' && reason === 'login_required')) {
       this.#emit('sessionEnded', { reason });
       safely(() => this.#o.onSessionEnded?.(reason));
     }
@@ -421,7 +444,7 @@ export class AuthClient {
   /** Refreshes now when the session is still loading or the token is due (or, back online, after a failure). */
   #check(source: string) {
     const { token, status, lastError } = this.#snapshot;
-    if (status === 'loading' || (token && this.#isDue(token)) || (lastError && source === 'online')) {
+    if (status === 'loading' || (status === 'authenticated' && (!token || this.#isDue(token))) || (lastError && source === 'online')) {
       void this.refresh(source);
     }
   }

@@ -12,6 +12,11 @@ export interface TokenRequestBody {
   minValidity?: number;
   /** Seconds since a person last used the app in any tab (drives the idle timeout; timers are not use). */
   idle?: number;
+  /**
+   * The session is optional: with no session cookie at all, answer 204 (no body) instead of
+   * 401 `login_required`. A page uses it to find out whether anyone is signed in. `1` in the query.
+   */
+  optional?: boolean;
 }
 
 /** Answer of `POST /token`. */

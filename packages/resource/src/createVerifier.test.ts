@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { bearerChallenge } from '@latchkey/core';
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { createVerifier, type Verifier } from './createVerifier.js';
@@ -166,6 +166,29 @@ describe('createVerifier().verify()', () => {
   });
 
   it.each([['none'], ['HS256']])('refuses to be configured with algorithm %s', (alg) => {
-    expect(() => createVerifier({ issuer: ISS, audience: AUD, algorithms: [alg] })).toThrow(/not allowed/);
+    expect(() => createVerifier({ issuer: ISS, audience: AUD, algorithms: [alg] }).check()).toThrow(/not allowed/);
+  });
+});
+
+describe('createVerifier() configuration', () => {
+  it('checks nothing at creation, so a build without the environment imports it fine', () => {
+    expect(() => createVerifier({ issuer: undefined as unknown as string, audience: AUD })).not.toThrow();
+  });
+
+  it('answers 500 configuration_error at verify while misconfigured, logging the cause once, never a verdict on the token', async () => {
+    const log = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const broken = createVerifier({ issuer: undefined as unknown as string, audience: AUD, keys });
+      expect(() => broken.check()).toThrow(/"issuer" is required/);
+      for (let i = 0; i < 2; i++) {
+        const result = await broken.verify(req(`Bearer ${await sign({})}`));
+        expect(!result.ok && result.response.status).toBe(500);
+        expect(!result.ok && (await result.response.json())).toEqual({ error: 'configuration_error', error_description: expect.stringMatching(/misconfigured/) });
+      }
+      expect(log).toHaveBeenCalledTimes(1);
+      expect(String(log.mock.calls[0]![0])).toMatch(/"issuer" is required/);
+    } finally {
+      log.mockRestore();
+    }
   });
 });

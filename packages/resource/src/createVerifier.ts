@@ -47,8 +47,13 @@ export type VerifyResult = { ok: true; claims: AccessTokenClaims } | { ok: false
 export class VerifyError extends LatchkeyError {}
 
 export interface Verifier {
-  /** Verifies the `Authorization: Bearer` token of a request. */
+  /**
+   * Verifies the `Authorization: Bearer` token of a request. With a bad configuration the
+   * answer is 500 `configuration_error` (the cause logged once), never a verdict on the token.
+   */
   verify(request: Request): Promise<VerifyResult>;
+  /** Checks the options now, throwing what is wrong (they are otherwise checked at the first `verify`, never at import). */
+  check(): void;
 }
 
 const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'PS256', 'EdDSA'];
@@ -68,6 +73,34 @@ const RETRY_AFTER_SECONDS = 5;
  * if (!result.ok) return result.response;
  */
 export function createVerifier(options: VerifierOptions): Verifier {
+  // Checked at first use, not here: `next build` imports API routes on machines without the
+  // runtime environment (an unset OIDC_ISSUER is fine until a request comes).
+  let checked: ReturnType<typeof setup> | undefined;
+  let reported: string | undefined;
+  const get = () => (checked ??= setup(options));
+  const misconfigured = (error: LatchkeyError): VerifyResult => {
+    if (error.message !== reported) console.error(`[latchkey] ${error.message}`);
+    reported = error.message;
+    const failure = new VerifyError('configuration_error', 'The API cannot check access tokens: it is misconfigured; its server log says why.', { status: 500, cause: error });
+    return { ok: false, error: failure, response: failure.toResponse() };
+  };
+  return {
+    verify(request) {
+      let verify: (request: Request) => Promise<VerifyResult>;
+      try {
+        verify = get();
+      } catch (error) {
+        if (error instanceof LatchkeyError && error.code === 'configuration_error') return Promise.resolve(misconfigured(error));
+        throw error;
+      }
+      return verify(request);
+    },
+    check: () => void get(),
+  };
+}
+
+function setup(options: VerifierOptions): (request: Request) => Promise<VerifyResult> {
+  if (!options || typeof options !== 'object') throw new LatchkeyError('configuration_error', 'createVerifier: pass an options object.');
   const algorithms = options.algorithms ?? DEFAULT_ALGORITHMS;
   const unsafe = algorithms.filter((a) => a === 'none' || /^HS/i.test(a));
   if (unsafe.length) throw new LatchkeyError('configuration_error', `createVerifier: algorithms ${unsafe.join(', ')} are not allowed for access tokens.`);
@@ -116,36 +149,34 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return { ok: false, error, response: error.toResponse() };
   };
 
-  return {
-    async verify(request) {
-      const header = request.headers.get('authorization');
-      if (!header) return refuse(401, 'invalid_request', 'No access token was sent; send Authorization: Bearer <token>.');
-      const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
-      if (!match?.[1]) return refuse(400, 'invalid_request', 'The Authorization header is not of the form "Bearer <token>".');
-      const token = match[1];
-      const at = now();
-      try {
-        const { payload } = await jwtVerify(token, keys, {
-          issuer: options.issuer,
-          audience: options.audience,
-          algorithms,
-          clockTolerance: clockToleranceSeconds,
-          currentDate: new Date(at),
-          ...(!options.allowAnyTokenType && { typ: 'at+jwt' }),
-          requiredClaims: ['exp'],
-        });
-        const verdict = checkClaims(payload, { now: Math.floor(at / 1000), clockToleranceSeconds, requiredScopes: options.requiredScopes ?? [] });
-        if (verdict.ok) return { ok: true, claims: verdict.claims };
-        return verdict.status === 403 ? refuse(403, verdict.code, verdict.description, verdict.scope) : refuse(401, verdict.code, verdict.description);
-      } catch (error) {
-        if (error instanceof KeysUnavailableError) return unavailable(error.reason, error);
-        // An injected key source (options.keys) may be jose's own remote JWKS set, which fails this way.
-        if (options.keys && (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid || error instanceof TypeError)) {
-          return unavailable('they could not be fetched', error);
-        }
-        return refuse(401, 'invalid_token', describe(error, token));
+  return async (request) => {
+    const header = request.headers.get('authorization');
+    if (!header) return refuse(401, 'invalid_request', 'No access token was sent; send Authorization: Bearer <token>.');
+    const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
+    if (!match?.[1]) return refuse(400, 'invalid_request', 'The Authorization header is not of the form "Bearer <token>".');
+    const token = match[1];
+    const at = now();
+    try {
+      const { payload } = await jwtVerify(token, keys, {
+        issuer: options.issuer,
+        audience: options.audience,
+        algorithms,
+        clockTolerance: clockToleranceSeconds,
+        currentDate: new Date(at),
+        ...(!options.allowAnyTokenType && { typ: 'at+jwt' }),
+        requiredClaims: ['exp'],
+      });
+      const verdict = checkClaims(payload, { now: Math.floor(at / 1000), clockToleranceSeconds, requiredScopes: options.requiredScopes ?? [] });
+      if (verdict.ok) return { ok: true, claims: verdict.claims };
+      return verdict.status === 403 ? refuse(403, verdict.code, verdict.description, verdict.scope) : refuse(401, verdict.code, verdict.description);
+    } catch (error) {
+      if (error instanceof KeysUnavailableError) return unavailable(error.reason, error);
+      // An injected key source (options.keys) may be jose's own remote JWKS set, which fails this way.
+      if (options.keys && (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid || error instanceof TypeError)) {
+        return unavailable('they could not be fetched', error);
       }
-    },
+      return refuse(401, 'invalid_token', describe(error, token));
+    }
   };
 }
 

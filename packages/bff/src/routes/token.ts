@@ -3,7 +3,7 @@ import { json, readJsonBody } from '../http.js';
 import { RotatedButUnavailableError } from '../tokenService.js';
 import type { Route } from './context.js';
 
-const MAX_MIN_VALIDITY = 86_400;
+export const MAX_MIN_VALIDITY = 86_400;
 
 /** `POST /token`: an access token with at least `minValidity` seconds left, refreshing (and rotating) when needed. */
 export const token: Route = {
@@ -19,9 +19,13 @@ export const token: Route = {
     if (idle !== undefined && (typeof idle !== 'number' || !Number.isFinite(idle) || idle < 0)) {
       throw new BffError('invalid_request', 400, `idle must be a non-negative number of seconds, got ${JSON.stringify(idle)}.`);
     }
+    const optional = body.optional ?? false;
+    if (optional !== true && optional !== false) throw new BffError('invalid_request', 400, `optional must be true (or 1 in the query), got ${JSON.stringify(optional)}.`);
     const { session, present } = ctx.readSession(request);
     if (!session) {
       await ctx.limit('anonymousPerIp', config.clientIp(request));
+      // A page finding out whether anyone is signed in: no cookie at all is no error.
+      if (optional && !present) return new Response(null, { status: 204 });
       const error = new BffError('login_required', 401, present ? 'The session cookie could not be read. Sign in again.' : 'Not signed in.');
       const response = error.toResponse();
       if (present) response.headers.append('set-cookie', ctx.clearSessionCookie());
@@ -67,9 +71,11 @@ function queryParameters(request: Request, url: URL): Record<string, unknown> {
   }
   const query: Record<string, unknown> = {};
   for (const [name, value] of url.searchParams) {
-    if (name !== 'minValidity' && name !== 'idle') throw new BffError('invalid_request', 400, `Unknown query parameter ${JSON.stringify(name)}; /token takes minValidity and idle.`);
+    if (name !== 'minValidity' && name !== 'idle' && name !== 'optional') {
+      throw new BffError('invalid_request', 400, `Unknown query parameter ${JSON.stringify(name)}; /token takes minValidity, idle and optional.`);
+    }
     if (Object.hasOwn(query, name)) throw new BffError('invalid_request', 400, `${name} is given twice.`);
-    query[name] = QUERY_NUMBER.test(value) ? Number(value) : value;
+    query[name] = name === 'optional' ? value === '1' || value : QUERY_NUMBER.test(value) ? Number(value) : value;
   }
   return query;
 }

@@ -1,0 +1,62 @@
+/**
+ * Page protection for a Next.js `proxy.ts` (Next 16) or `middleware.ts` (Next 15). It runs
+ * before every matching request, on any runtime (Node or Edge), so it only looks for the
+ * session cookie: no crypto, no store, no provider. That keeps signed-out visitors off
+ * protected pages; the page's own `requireSession()` (and each API's token check) is the real
+ * check, since a cookie can be present yet revoked or expired.
+ */
+
+/** The session cookie's name (see `cookieName` in the BFF's configuration). */
+export const SESSION_COOKIE = '__Host-latchkey';
+
+/** Options of {@link protect}. */
+export interface ProtectOptions {
+  /** Where the BFF's routes live (default `/api/auth`). */
+  basePath?: string;
+}
+
+/**
+ * A proxy (middleware) that sends visitors without a session cookie on `paths` — each path
+ * and everything below it — to sign-in, which brings them back afterwards. Other requests
+ * pass (`undefined`).
+ * @example
+ * // proxy.ts (Next 16); in Next 15, middleware.ts with `export const middleware = ...`
+ * export const proxy = protect(['/account', '/settings']);
+ */
+export function protect(paths: readonly string[], options: ProtectOptions = {}): (request: Request) => Response | undefined {
+  const prefixes = paths.map((path) => {
+    if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError(`protect(): each path must start with "/", got ${JSON.stringify(path)}.`);
+    return path === '/' ? '/' : path.replace(/\/+$/, '');
+  });
+  const basePath = (options.basePath ?? '/api/auth').replace(/\/+$/, '');
+  return (request) => {
+    const url = new URL(request.url);
+    if (!prefixes.some((prefix) => covers(prefix, url.pathname)) || hasSessionCookie(request.headers.get('cookie'))) return undefined;
+    // A relative Location: the browser resolves it against the page it asked for, never
+    // against a Host header a client could have written.
+    // Repeated slashes collapsed: sign-in refuses a returnTo starting with "//" (another host).
+    const returnTo = `${url.pathname.replace(/\/{2,}/g, '/')}${url.search}`;
+    return new Response(null, { status: 307, headers: { location: `${basePath}/login?returnTo=${encodeURIComponent(returnTo)}`, 'cache-control': 'no-store' } });
+  };
+}
+
+/** Whether `pathname` is `prefix` or below it, compared decoded (`/%61ccount` is `/account`). */
+function covers(prefix: string, pathname: string): boolean {
+  let path: string;
+  try {
+    path = decodeURIComponent(pathname);
+  } catch {
+    // Undecodable: cannot be shown safe, so it counts as protected.
+    return true;
+  }
+  path = path.replace(/\/{2,}/g, '/');
+  return prefix === '/' || path === prefix || path.startsWith(`${prefix}/`);
+}
+
+function hasSessionCookie(header: string | null): boolean {
+  if (!header) return false;
+  return header.split(';').some((part) => {
+    const eq = part.indexOf('=');
+    return eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE && part.slice(eq + 1).trim() !== '';
+  });
+}
