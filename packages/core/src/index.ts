@@ -5,6 +5,7 @@ export {
   type LogoutResponseBody,
   type SessionResponseBody,
   type SessionUser,
+  type SessionUserBase,
   type SignedOutReason,
   type TerminalCode,
   type TokenRequestBody,
@@ -22,3 +23,4 @@ export {
 } from './policy.js';
 export { bearerChallenge, formatBearerChallenge, parseWwwAuthenticate, type Challenge } from './wwwAuthenticate.js';
 export { classifyResponse, isTerminalCode, parseRetryAfter, type Classification, type ResponseKind } from './classify.js';
+export { hasScope, type ScopeSource } from './scopes.js';
