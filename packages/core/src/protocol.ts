@@ -1,9 +1,23 @@
-/** Claims about the signed-in user that the BFF shares with the browser. */
-export interface SessionUser {
+/**
+ * What every session user has: the provider's subject identifier. The constraint of the `User`
+ * type parameters (`createBff<User>()`, `useAuth<User>()`), so an app's own interface fits
+ * without an index signature.
+ */
+export interface SessionUserBase {
   sub: string;
+}
+
+/**
+ * Claims about the signed-in user that the BFF shares with the browser: by default `sub`,
+ * `name`, `email` and `preferred_username` from the ID token; the BFF's `userClaims` or
+ * `mapUser` options choose others, which read here as `unknown` until typed through a `User`
+ * type parameter.
+ */
+export interface SessionUser extends SessionUserBase {
   name?: string;
   email?: string;
   preferred_username?: string;
+  [claim: string]: unknown;
 }
 
 /** Parameters of `POST /token`: in the query (what the Latchkey client sends, with no body) or a JSON body. */
@@ -20,7 +34,7 @@ export interface TokenRequestBody {
 }
 
 /** Answer of `POST /token`. */
-export interface TokenResponseBody {
+export interface TokenResponseBody<User extends SessionUserBase = SessionUser> {
   accessToken: string;
   tokenType: 'Bearer';
   /** Seconds the token stays valid, counted from the response. */
@@ -28,13 +42,13 @@ export interface TokenResponseBody {
   /** Server clock's expiry in epoch seconds, for display only: clients count from `expiresIn`. */
   expiresAt: number;
   scope: string;
-  user: SessionUser;
+  user: User;
 }
 
 /** Answer of `GET /session`. */
-export interface SessionResponseBody {
+export interface SessionResponseBody<User extends SessionUserBase = SessionUser> {
   authenticated: boolean;
-  user?: SessionUser;
+  user?: User;
 }
 
 /** Answer of `POST /logout`. */

@@ -11,3 +11,13 @@ export {
   type UseAuthedSuspenseQueryOptions,
 } from './queries.js';
 export { AuthClient, AuthClientError, type AuthSnapshot, type AuthStatus } from '@latchkey/client';
+export {
+  hasScope,
+  type LatchkeyErrorCode,
+  type ScopeSource,
+  type SessionResponseBody,
+  type SessionUser,
+  type SessionUserBase,
+  type SignedOutReason,
+  type TokenResponseBody,
+} from '@latchkey/core';
