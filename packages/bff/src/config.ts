@@ -1,7 +1,10 @@
+import type { SessionUser, SessionUserBase } from '@latchkey/core';
+import { resolveAuthorizationOptions } from './authorizationParams.js';
 import { ConfigurationError } from './errors.js';
 import { jsonLinesLogger, type BffEvent } from './events.js';
 import { providerFetch } from './providerFetch.js';
 import { SESSION_COOKIE } from './proxy.js';
+import { resolveUserOptions, type MapUser } from './sessionUser.js';
 import { memoryStore, type BffStore } from './store.js';
 
 /** A cookie-sealing secret, or a map of them so keys can rotate: `{ 2: newest, 1: older }`. */
@@ -13,7 +16,7 @@ export type CookieSecret = string | Record<number, string>;
  * `OIDC_CLIENT_ID`, `clientSecret` ← `OIDC_CLIENT_SECRET`, `cookieSecret` ←
  * `LATCHKEY_COOKIE_SECRET`, `appOrigin` ← `APP_ORIGIN` (see {@link BffConfig.appOrigin}).
  */
-export interface BffConfig {
+export interface BffConfig<User extends SessionUserBase = SessionUser> {
   /** The OpenID Provider's issuer identifier, e.g. `https://tenant.eu.auth0.com/` (default `OIDC_ISSUER`). */
   issuer?: string;
   /** The BFF's client id at the provider (default `OIDC_CLIENT_ID`). */
@@ -38,6 +41,34 @@ export interface BffConfig {
   scope?: string;
   /** RFC 8707 resource indicator for the API the access token is for. */
   resource?: string;
+  /**
+   * Parameters sent with every authorization request, e.g. Auth0's `{ audience }`. The ones the
+   * BFF sets itself (`client_id`, `redirect_uri`, `response_type`, `state`, `nonce`,
+   * `code_challenge`, `code_challenge_method`, `scope`, `resource`…) are refused.
+   */
+  authorizationParams?: Record<string, string>;
+  /**
+   * Parameters a sign-in link may add (`GET /login?prompt=login`), each once and checked
+   * (default `['prompt', 'login_hint', 'acr_values', 'ui_locales', 'max_age']`; `[]`: none).
+   * Any other is 400 `invalid_request`.
+   */
+  allowedLoginParams?: string[];
+  /** Scopes a sign-in link may add to `scope` (`GET /login?scope=notes:write`); default none. */
+  allowedScopes?: string[];
+  /**
+   * ID-token claims the session's user keeps, any JSON value (default `sub`, `name`, `email`,
+   * `preferred_username`, strings only). `sub` is always kept. At most 2 KB as JSON: the user
+   * rides in the session cookie.
+   */
+  userClaims?: string[];
+  /**
+   * Builds the session's user from the ID token's claims (and the sign-in's access token)
+   * instead of `userClaims`: a plain JSON object of at most 2 KB; `sub` is added when left out
+   * and must not differ. Anything else fails the sign-in with a logged 500 `configuration_error`.
+   * @example
+   * mapUser: (claims) => ({ sub: claims.sub, name: String(claims.name ?? ''), roles: claims.roles ?? [] })
+   */
+  mapUser?: MapUser<User>;
   /** Absolute session lifetime in seconds from sign-in (default 7 days). See {@link sessionPresets}. */
   absoluteLifetimeSeconds?: number;
   /**
@@ -136,6 +167,12 @@ export interface ResolvedConfig {
   postLogoutRedirectUri: string;
   scope: string;
   resource: string | undefined;
+  /** The session user's claims (`undefined`: the default display claims). */
+  userClaims: readonly string[] | undefined;
+  mapUser: MapUser<SessionUserBase> | undefined;
+  authorizationParams: Readonly<Record<string, string>>;
+  allowedLoginParams: readonly string[];
+  allowedScopes: readonly string[];
   absoluteLifetimeSeconds: number;
   idleTimeoutSeconds: number;
   maxSessionsPerUser: number;
@@ -156,11 +193,11 @@ export interface ResolvedConfig {
 }
 
 /** What `bff.config` shows: the resolved settings without a secret, a store or a function. */
-export type PublicConfig = Omit<ResolvedConfig, 'clientSecret' | 'passwords' | 'store' | 'onEvent' | 'now' | 'fetch' | 'clientIp' | 'issuer'> & { issuer: string };
+export type PublicConfig = Omit<ResolvedConfig, 'clientSecret' | 'passwords' | 'store' | 'onEvent' | 'now' | 'fetch' | 'clientIp' | 'issuer' | 'mapUser'> & { issuer: string };
 
 /** The resolved settings without the client secret, the cookie passwords or anything callable. */
 export function publicConfig(config: ResolvedConfig): Readonly<PublicConfig> {
-  const { clientSecret: _s, passwords: _p, store: _st, onEvent: _e, now: _n, fetch: _f, clientIp: _c, issuer, ...rest } = config;
+  const { clientSecret: _s, passwords: _p, store: _st, onEvent: _e, now: _n, fetch: _f, clientIp: _c, mapUser: _m, issuer, ...rest } = config;
   return Object.freeze({ ...rest, issuer: issuer.href, rateLimits: Object.freeze({ ...rest.rateLimits }) });
 }
 
@@ -231,6 +268,8 @@ export function resolveConfig(given: BffConfig = {}, env: Env = process.env): Re
     postLogoutRedirectUri,
     scope: config.scope ?? 'openid profile email offline_access',
     resource: config.resource,
+    ...resolveUserOptions(config),
+    ...resolveAuthorizationOptions(config),
     absoluteLifetimeSeconds: positive('absoluteLifetimeSeconds', config.absoluteLifetimeSeconds, 7 * 24 * 3600),
     idleTimeoutSeconds: positive('idleTimeoutSeconds', config.idleTimeoutSeconds, 24 * 3600, true),
     maxSessionsPerUser: wholeNumber('maxSessionsPerUser', config.maxSessionsPerUser, 100),

@@ -1,4 +1,5 @@
 import * as oauth from 'oauth4webapi';
+import { mergeScopes, type LoginRequest } from './authorizationParams.js';
 import { BffError, UpstreamError } from './errors.js';
 import type { ResolvedConfig } from './config.js';
 
@@ -20,6 +21,8 @@ export interface AuthorizationStart {
   state: string;
   nonce: string;
   verifier: string;
+  /** The `max_age` sent, if any: the ID token's `auth_time` is checked against it. */
+  maxAge: number | undefined;
 }
 
 /**
@@ -75,10 +78,13 @@ export class OidcClient {
   }
 
   /**
-   * Builds the authorization request of the code flow with PKCE S256, `state` and `nonce`.
+   * Builds the authorization request of the code flow with PKCE S256, `state` and `nonce`, at
+   * the endpoint discovery names: the configured `authorizationParams`, then this sign-in's
+   * checked parameters and extra scopes (see `readLoginRequest`), then what the BFF owns.
    * @see https://www.rfc-editor.org/rfc/rfc7636#section-4
+   * @see https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest
    */
-  async buildAuthorizationUrl(): Promise<AuthorizationStart> {
+  async buildAuthorizationUrl(request: LoginRequest = { params: {}, scopes: [] }): Promise<AuthorizationStart> {
     const as = await this.discover();
     if (!as.authorization_endpoint) throw this.#misconfigured('discovery', 'no_authorization_endpoint', 'The provider publishes no authorization_endpoint.');
     const verifier = oauth.generateRandomCodeVerifier();
@@ -86,10 +92,12 @@ export class OidcClient {
     const nonce = oauth.generateRandomNonce();
     const url = new URL(as.authorization_endpoint);
     const params: Record<string, string> = {
+      ...this.#config.authorizationParams,
+      ...request.params,
       client_id: this.#config.clientId,
       redirect_uri: this.#config.redirectUri,
       response_type: 'code',
-      scope: this.#config.scope,
+      scope: mergeScopes(this.#config.scope, request.scopes),
       state,
       nonce,
       code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
@@ -97,7 +105,7 @@ export class OidcClient {
     };
     if (this.#config.resource) params.resource = this.#config.resource;
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-    return { url, state, nonce, verifier };
+    return { url, state, nonce, verifier, maxAge: params.max_age === undefined ? undefined : Number(params.max_age) };
   }
 
   /**
@@ -106,7 +114,7 @@ export class OidcClient {
    * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.3
    * @see https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation
    */
-  async exchangeCode(callbackUrl: URL, expected: { state: string; nonce: string; verifier: string }): Promise<ProviderTokens> {
+  async exchangeCode(callbackUrl: URL, expected: { state: string; nonce: string; verifier: string; maxAge?: number | undefined }): Promise<ProviderTokens> {
     const as = await this.discover();
     let params: URLSearchParams;
     try {
@@ -127,6 +135,8 @@ export class OidcClient {
       const result = await oauth.processAuthorizationCodeResponse(as, this.#client, response, {
         expectedNonce: expected.nonce,
         requireIdToken: true,
+        // OIDC Core 3.1.2.1: when max_age was sent, auth_time is required and must be recent enough.
+        ...(expected.maxAge !== undefined && { maxAge: expected.maxAge }),
       });
       return toProviderTokens(result, oauth.getValidatedIdTokenClaims(result) as Record<string, unknown> | undefined);
     } catch (error) {
@@ -135,6 +145,9 @@ export class OidcClient {
       }
       if (error instanceof oauth.OperationProcessingError && error.code === oauth.JWT_CLAIM_COMPARISON) {
         throw new BffError('invalid_id_token', 400, `The provider's ID token failed validation: ${error.message}`, { cause: error });
+      }
+      if (error instanceof oauth.OperationProcessingError && error.code === oauth.JWT_TIMESTAMP_CHECK && (error.cause as { claim?: unknown } | undefined)?.claim === 'auth_time') {
+        throw new BffError('invalid_id_token', 400, 'The provider signed you in longer ago than this sign-in allows (max_age). Start again.', { cause: error });
       }
       throw this.#providerError(error, 'code exchange');
     }

@@ -2,7 +2,8 @@ import type { SessionUser } from '@latchkey/core';
 
 /**
  * What the session cookie holds, kept small: the token family, its rotation version, the
- * refresh token, a few display claims and the family's times (epoch seconds).
+ * refresh token, the user (display claims, or what `userClaims` / `mapUser` chose: 2 KB at
+ * most) and the family's times (epoch seconds).
  * Never the access token or the ID token.
  */
 export interface SessionData {
@@ -43,6 +44,8 @@ export interface TransactionData {
   nonce: string;
   verifier: string;
   returnTo: string;
+  /** The `max_age` this sign-in asked for: the ID token's `auth_time` must honour it. */
+  maxAge?: number;
 }
 
 export function isTransactionData(value: unknown): value is TransactionData {
@@ -53,16 +56,7 @@ export function isTransactionData(value: unknown): value is TransactionData {
     typeof t.state === 'string' &&
     typeof t.nonce === 'string' &&
     typeof t.verifier === 'string' &&
-    typeof t.returnTo === 'string'
+    typeof t.returnTo === 'string' &&
+    (t.maxAge === undefined || Number.isSafeInteger(t.maxAge))
   );
-}
-
-/** Keeps only the display claims worth carrying in the cookie. */
-export function pickUser(claims: Record<string, unknown>): SessionUser {
-  const user: SessionUser = { sub: String(claims.sub) };
-  for (const key of ['name', 'email', 'preferred_username'] as const) {
-    const value = claims[key];
-    if (typeof value === 'string' && value.length <= 200) user[key] = value;
-  }
-  return user;
 }

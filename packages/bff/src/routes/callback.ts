@@ -2,7 +2,8 @@ import * as oauth from 'oauth4webapi';
 import { clearCookie, readCookie } from '../cookies.js';
 import { BffError } from '../errors.js';
 import { returnToUrl } from '../returnTo.js';
-import { isTransactionData, pickUser, type SessionData } from '../session.js';
+import { isTransactionData, type SessionData } from '../session.js';
+import { buildSessionUser } from '../sessionUser.js';
 import type { Route } from './context.js';
 import { transactionCookieName } from './login.js';
 
@@ -60,18 +61,21 @@ export const callback: Route = {
         txName,
       );
     }
+    let session: SessionData;
+    try {
+      const user = await buildSessionUser(config, { ...result.claims, sub: String(result.claims?.sub) }, { accessToken: result.accessToken, scope: result.scope });
+      session = { fid: oauth.generateRandomState(), v: 1, rt: result.refreshToken, user, ca: Math.floor(config.now() / 1000) };
+      checkCookieSize(ctx.sessionCookie(tokens.sealSession(session), session));
+    } catch (error) {
+      // Before anything is started or ended: a misconfigured user leaves any existing session alone.
+      if (error instanceof BffError) return fail(error, txName);
+      throw error;
+    }
     // A session that appeared meanwhile (another tab signed in) ends here, but only locally:
     // it probably shares the provider's grant with this one, and revoking it would end both.
     const previous = ctx.readSession(request);
     if (previous.session) await tokens.revokeFamily(previous.session.fid, 'new_sign_in', [previous.session], false);
 
-    const session: SessionData = {
-      fid: oauth.generateRandomState(),
-      v: 1,
-      rt: result.refreshToken,
-      user: pickUser(result.claims ?? {}),
-      ca: Math.floor(config.now() / 1000),
-    };
     const sealed = await tokens.startFamily(session, result);
     config.onEvent({ type: 'session_created', familyId: session.fid, sub: session.user.sub });
     headers.set('location', returnToUrl(tx.returnTo, config.appOrigin).href);
@@ -80,3 +84,18 @@ export const callback: Route = {
     return new Response(null, { status: 302, headers });
   },
 };
+
+/** What browsers keep of one cookie, name, value and attributes together (RFC 6265 §6.1 asks for at least this much). */
+const MAX_SET_COOKIE_BYTES = 4096;
+
+/**
+ * A session cookie too large for browsers is dropped without a word, and the person is signed
+ * in nowhere: refuse it at sign-in, loudly, naming what to shrink.
+ */
+function checkCookieSize(setCookie: string): void {
+  const bytes = new TextEncoder().encode(setCookie).length;
+  if (bytes <= MAX_SET_COOKIE_BYTES) return;
+  const detail = `the session cookie would be ${bytes} bytes, over the ${MAX_SET_COOKIE_BYTES} browsers keep; keep fewer claims in the user ("userClaims" or "mapUser")`;
+  console.error(`[latchkey] configuration error: ${detail}.`);
+  throw new BffError('configuration_error', 500, `Sign-in is misconfigured on the server (${detail}). This needs an operator; retrying will not help.`);
+}

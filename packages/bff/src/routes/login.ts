@@ -1,3 +1,4 @@
+import { readLoginRequest } from '../authorizationParams.js';
 import { serializeCookie, clearCookie, readCookies } from '../cookies.js';
 import { BffError } from '../errors.js';
 import { safeReturnTo } from '../returnTo.js';
@@ -15,7 +16,9 @@ export function transactionCookieName(prefix: string, state: string): string {
 }
 
 /**
- * `GET /login?returnTo=/path`: starts the code flow with PKCE.
+ * `GET /login?returnTo=/path`: starts the code flow with PKCE. Other query parameters are
+ * authorization parameters for this sign-in (`prompt`, `login_hint`…, extra `scope`s): each
+ * must be allowed by the configuration, given once and well-formed, else 400 `invalid_request`.
  *
  * A person who navigates here while signed in ends that session first, upstream too: a
  * provider that keeps one grant per browser (oidc-provider does) would otherwise hand the new
@@ -34,7 +37,7 @@ export const login: Route = {
     if (returnTo === undefined) {
       throw new BffError('invalid_return_to', 400, `returnTo must be a path on this site such as "/notes", got ${JSON.stringify(raw[0])}.`);
     }
-    const start = await oidc.buildAuthorizationUrl();
+    const start = await oidc.buildAuthorizationUrl(readLoginRequest(url.searchParams, config));
     const headers = new Headers({ location: start.url.href });
 
     const { session } = ctx.readSession(request);
@@ -45,7 +48,7 @@ export const login: Route = {
     const pending = readCookies(request.headers.get('cookie'), `${config.transactionCookieName}-`);
     if (pending.length >= MAX_TRANSACTIONS) for (const name of pending) headers.append('set-cookie', clearCookie(name, 'Lax'));
 
-    const tx: TransactionData = { state: start.state, nonce: start.nonce, verifier: start.verifier, returnTo };
+    const tx: TransactionData = { state: start.state, nonce: start.nonce, verifier: start.verifier, returnTo, ...(start.maxAge !== undefined && { maxAge: start.maxAge }) };
     // Lax, not Strict: the provider's redirect back is a cross-site navigation and must carry it.
     headers.append(
       'set-cookie',
