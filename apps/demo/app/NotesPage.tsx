@@ -43,6 +43,9 @@ export function NotesPage() {
         {status === 'authenticated' && user ? <> as <span data-testid="user-name">{user.name ?? user.sub}</span></> : null}
       </p>
       {error ? <p data-testid="last-error" role="status">Last problem: {error.message}</p> : null}
+      <p>
+        <a href="/server">The same notes, fetched on the server</a> (a server component and a server action).
+      </p>
 
       {status === 'unauthenticated' ? (
         <>

@@ -1,4 +1,5 @@
-import { createBff, type Bff, type BffConfig } from '@latchkey/bff';
+import { createBff, sharedMemoryStore, type Bff, type BffConfig } from '@latchkey/bff';
+import { nextAuth, type NextAuth } from '@latchkey/bff/next';
 import { redisStore } from '@latchkey/bff/redis';
 import { createVerifier } from '@latchkey/resource';
 import { createClient } from 'redis';
@@ -22,16 +23,25 @@ export function getBff(): Bff {
     trustProxy: demoConfig.trustProxy,
     ...(rateLimitsFromEnv() !== undefined && { rateLimits: rateLimitsFromEnv() as BffConfig['rateLimits'] }),
     ...(demoConfig.graceSeconds !== undefined && { graceSeconds: demoConfig.graceSeconds }),
-    // With REDIS_URL, every instance of the demo shares one store; without it, each keeps its own memory.
-    ...(demoConfig.redisUrl && {
-      store: redisStore({
-        client: createClient({ url: demoConfig.redisUrl })
-          .on('error', (error: Error) => console.error('[demo] redis:', error.message))
-          .connect(),
-      }),
-    }),
+    // With REDIS_URL, every instance of the demo shares one store; without it, each keeps its
+    // own memory, shared by the copies of this module that Next's bundle layers make.
+    store: demoConfig.redisUrl
+      ? redisStore({
+          client: createClient({ url: demoConfig.redisUrl })
+            .on('error', (error: Error) => console.error('[demo] redis:', error.message))
+            .connect(),
+        })
+      : sharedMemoryStore(),
   });
   return bff;
+}
+
+let auth: NextAuth | undefined;
+
+/** Server-side sessions and tokens (server components, server actions) on the demo's BFF. */
+export function getAuth(): NextAuth {
+  auth ??= nextAuth(getBff());
+  return auth;
 }
 
 /** Verifies access tokens for the demo's own API routes. */

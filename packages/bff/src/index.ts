@@ -1,6 +1,6 @@
 export { createBff, type Bff } from './createBff.js';
 export { DEFAULT_RATE_LIMITS, sessionPresets, type BffConfig, type CookieSecret, type RateLimit, type RateLimits } from './config.js';
-export { memoryStore, type BffStore } from './store.js';
+export { memoryStore, sharedMemoryStore, type BffStore } from './store.js';
 export { jsonLinesLogger, type BffEvent, type RevocationReason } from './events.js';
 export { BffError, ConfigurationError, UpstreamError } from './errors.js';
 export { safeReturnTo } from './returnTo.js';

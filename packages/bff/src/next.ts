@@ -4,6 +4,7 @@ import type { SessionUser } from '@latchkey/core';
 import type { BffConfig } from './config.js';
 import { createBff, type Bff, type ServerAccessToken } from './createBff.js';
 import { safeReturnTo } from './returnTo.js';
+import { sharedMemoryStore } from './store.js';
 
 type Handler = (request: Request) => Promise<Response>;
 
@@ -52,7 +53,9 @@ export interface NextAuth {
  * export const { GET, POST } = auth.handlers;
  */
 export function nextAuth(options: BffConfig | Bff = {}): NextAuth {
-  const bff = isBff(options) ? options : createBff(options);
+  // Next evaluates this module once per bundle layer: without a store of their own, the
+  // copies share one process-wide memory store, and so act as one BFF.
+  const bff = isBff(options) ? options : createBff({ ...options, store: options.store ?? sharedMemoryStore() });
   return {
     bff,
     handlers: nextHandlers(bff),

@@ -18,8 +18,8 @@ describe('protect()', () => {
     const response = visit(path);
     expect(response?.status).toBe(307);
     const location = response!.headers.get('location')!;
-    expect(location).toMatch(/^\/api\/auth\/login\?returnTo=/);
-    expect(new URL(location, 'https://app.example').searchParams.get('returnTo')).toBe(back);
+    expect(location).toMatch(/^https:\/\/app\.example\/api\/auth\/login\?returnTo=/);
+    expect(new URL(location).searchParams.get('returnTo')).toBe(back);
     expect(response!.headers.get('cache-control')).toBe('no-store');
   });
 
@@ -41,7 +41,7 @@ describe('protect()', () => {
 
   it('follows a custom basePath, and refuses a path that is not one', () => {
     const response = protect(['/admin'], { basePath: '/auth/' })(new Request('https://app.example/admin'));
-    expect(response?.headers.get('location')).toBe('/auth/login?returnTo=%2Fadmin');
+    expect(response?.headers.get('location')).toBe('https://app.example/auth/login?returnTo=%2Fadmin');
     expect(() => protect(['admin'])).toThrow(/must start with "\/", got "admin"/);
   });
 });

@@ -32,11 +32,12 @@ export function protect(paths: readonly string[], options: ProtectOptions = {}):
   return (request) => {
     const url = new URL(request.url);
     if (!prefixes.some((prefix) => covers(prefix, url.pathname)) || hasSessionCookie(request.headers.get('cookie'))) return undefined;
-    // A relative Location: the browser resolves it against the page it asked for, never
-    // against a Host header a client could have written.
     // Repeated slashes collapsed: sign-in refuses a returnTo starting with "//" (another host).
     const returnTo = `${url.pathname.replace(/\/{2,}/g, '/')}${url.search}`;
-    return new Response(null, { status: 307, headers: { location: `${basePath}/login?returnTo=${encodeURIComponent(returnTo)}`, 'cache-control': 'no-store' } });
+    // Absolute, on the origin the request came to (Next refuses a relative Location from a
+    // proxy); not cached, so a forged Host only ever redirects the one who forged it.
+    const location = new URL(`${basePath}/login?returnTo=${encodeURIComponent(returnTo)}`, url.origin);
+    return new Response(null, { status: 307, headers: { location: location.href, 'cache-control': 'no-store' } });
   };
 }
 

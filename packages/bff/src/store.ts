@@ -50,6 +50,22 @@ export class StoreFullError extends Error {
 }
 
 /**
+ * One {@link memoryStore} per process and `name`, however many times a module that asks for it
+ * is evaluated. Next.js evaluates a module once per bundle layer (route handlers, server
+ * components, server actions), so a BFF made at module scope exists several times in one
+ * server: sharing the store makes those copies one instance, as Redis makes several servers one.
+ * `nextAuth()` uses it when no store is given.
+ */
+export function sharedMemoryStore(name = 'default'): BffStore {
+  const stores = ((globalThis as Record<symbol, Map<string, BffStore> | undefined>)[SHARED] ??= new Map());
+  let store = stores.get(name);
+  if (!store) stores.set(name, (store = memoryStore()));
+  return store;
+}
+
+const SHARED = Symbol.for('latchkey.sharedMemoryStores');
+
+/**
  * The embedded store: one process's memory, for a single instance. Security records live
  * until they expire, never evicted by pressure (past `maxDurableEntries` new ones are refused
  * instead); caches and counters are bounded by `maxEntries`, oldest out first.
