@@ -101,7 +101,7 @@ export class AuthClient {
   readonly #o: Required<Omit<AuthClientOptions, 'onSessionEnded' | 'locks' | 'channel' | 'initialSession'>> & AuthClientOptions;
   readonly #subscribers = new Set<() => void>();
   readonly #events: { [K in keyof AuthEvents]?: Set<(payload: AuthEvents[K]) => void> } = {};
-  #snapshot: AuthSnapshot = { status: 'loading', user: undefined, token: undefined, lastError: undefined, reason: undefined };
+  #snapshot: AuthSnapshot;
   #flight: Promise<void> | undefined;
   #timer: unknown;
   #mounts = 0;
@@ -139,7 +139,8 @@ export class AuthClient {
     this.channelName = `latchkey:${o.baseUrl}`;
     // No clock or randomness here: a server render (prerendering in Next) constructs clients too.
     const initial = options.initialSession;
-    if (initial !== undefined) this.#snapshot = { ...this.#snapshot, status: initial ? 'authenticated' : 'unauthenticated', user: initial ?? undefined };
+    const status = initial === undefined ? 'loading' : initial ? 'authenticated' : 'unauthenticated';
+    this.#snapshot = { status, user: initial ?? undefined, token: undefined, lastError: undefined, reason: undefined };
   }
 
   /** Calls `listener` on every snapshot change until the returned function is called. */
@@ -425,7 +426,7 @@ export class AuthClient {
     if (tell && this.#snapshot.token) this.#broadcast({ t: 'end', from: this.tabId, reason });
     this.#cancelTimer();
     const { status } = this.#snapshot;
-    this.#set({ status: 'unauthenticated', user: undefined, token: undefined, reason, lastError: error });
+    this.#set({ status: 'unauthenticated', user: undefined, token: undefined, lastError: error, reason });
     // Nothing ended for a visitor who was never signed in (a first load without a session).
     if (status !== 'unauthenticated' && !(status === 'loading' && reason === 'login_required')) {
       this.#emit('sessionEnded', { reason });

@@ -9,7 +9,7 @@ export type TriggerSetup = (trigger: (source: string) => void) => (() => void) |
 export class TriggerManager {
   readonly #listeners = new Set<(source: string) => void>();
   #setup: TriggerSetup;
-  #cleanup: (() => void) | undefined;
+  #cleanup: (() => void) | void = undefined;
 
   constructor(setup: TriggerSetup = browserTriggers) {
     this.#setup = setup;
@@ -28,7 +28,8 @@ export class TriggerManager {
   /** Replaces how triggers are detected (another platform, or a test). */
   setEventListener(setup: TriggerSetup): void {
     this.#setup = setup;
-    if (this.#cleanup) {
+    // Attached exactly while someone listens.
+    if (this.#listeners.size) {
       this.#detach();
       this.#attach();
     }
@@ -37,7 +38,7 @@ export class TriggerManager {
   #attach() {
     this.#cleanup = this.#setup((source) => {
       for (const listener of this.#listeners) listener(source);
-    }) ?? (() => {});
+    });
   }
 
   #detach() {

@@ -56,20 +56,23 @@ export function classifyResponse(status: number, headers: Headers, body?: unknow
   const fromBody = isErrorBody(body) ? body : undefined;
   const code = challenge?.error ?? fromBody?.error;
   const description = challenge?.error_description ?? fromBody?.error_description;
-  const result = (kind: ResponseKind): Classification => ({
-    kind,
+  return {
+    kind: kindOf(status, code, !!challenge),
     ...(code !== undefined && { code }),
     ...(description !== undefined && { description }),
     ...(retryAfter !== undefined && { retryAfter }),
-  });
+  };
+}
 
-  if (status >= 200 && status < 400) return result('ok');
-  if (isTerminalCode(code)) return result('terminal');
-  if (REFRESH_CODES.has(code)) return result(status === 403 ? 'forbidden' : 'refresh');
-  if (FORBIDDEN_CODES.has(code)) return result('forbidden');
-  if (TEMPORARY_STATUS.has(status) || code === 'upstream_unavailable' || code === 'rate_limited') return result('temporary');
+/** The rules of {@link classifyResponse}, first match wins. */
+function kindOf(status: number, code: string | undefined, bearer: boolean): ResponseKind {
+  if (status >= 200 && status < 400) return 'ok';
+  if (isTerminalCode(code)) return 'terminal';
+  if (REFRESH_CODES.has(code)) return status === 403 ? 'forbidden' : 'refresh';
+  if (FORBIDDEN_CODES.has(code)) return 'forbidden';
+  if (TEMPORARY_STATUS.has(status) || code === 'upstream_unavailable' || code === 'rate_limited') return 'temporary';
   // A bare 401 with a Bearer challenge and no error code: the token was missing or unusable.
-  if (status === 401 && challenge) return result('refresh');
-  if (status === 403) return result('forbidden');
-  return result('error');
+  if (status === 401 && bearer) return 'refresh';
+  if (status === 403) return 'forbidden';
+  return 'error';
 }
