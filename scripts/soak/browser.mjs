@@ -69,7 +69,7 @@ export async function signIn(bffUrl, user, appOrigin) {
     if (url.startsWith(`${appOrigin}/api/auth/callback`)) {
       const callback = await fetch(`${bffUrl}${url.slice(appOrigin.length)}`, { redirect: 'manual', headers: { cookie: app.header() } });
       const session = setCookieValue(callback, COOKIE);
-      if (callback.status !== 302 || !session) throw new Error(`/callback answered ${callback.status}: ${await callback.text()}`);
+      if (callback.status !== 200 || !session) throw new Error(`/callback answered ${callback.status}: ${await callback.text()}`);
       return session;
     }
     const response = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });

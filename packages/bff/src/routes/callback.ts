@@ -4,6 +4,7 @@ import { BffError } from '../errors.js';
 import { returnToUrl } from '../returnTo.js';
 import { isTransactionData, type SessionData } from '../session.js';
 import { buildSessionUser } from '../sessionUser.js';
+import { landingResponse } from '../landing.js';
 import type { Route } from './context.js';
 import { transactionCookieName } from './login.js';
 
@@ -78,10 +79,10 @@ export const callback: Route = {
 
     const sealed = await tokens.startFamily(session, result);
     config.onEvent({ type: 'session_created', familyId: session.fid, sub: session.user.sub });
-    headers.set('location', returnToUrl(tx.returnTo, config.appOrigin).href);
     headers.append('set-cookie', clearCookie(txName, 'Lax'));
     headers.append('set-cookie', ctx.sessionCookie(sealed, session));
-    return new Response(null, { status: 302, headers });
+    // A page that moves on by itself, not a 302: see landingResponse().
+    return landingResponse(returnToUrl(tx.returnTo, config.appOrigin), headers);
   },
 };
 

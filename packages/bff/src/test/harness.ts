@@ -124,7 +124,7 @@ export async function startHarness(
     const { callbackUrl, txCookie } = await authorize(user, providerJar);
     const cookie = [txCookie, extraCookie].filter(Boolean).join('; ');
     const callback = await bff.handle(new Request(callbackUrl, { headers: { cookie } }));
-    if (callback.status !== 302) throw new Error(`callback answered ${callback.status}: ${await callback.text()}`);
+    if (callback.status !== 200) throw new Error(`callback answered ${callback.status}: ${await callback.text()}`);
     return sessionCookieFrom(callback)!;
   }
 
