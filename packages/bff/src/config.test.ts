@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { createBff } from './createBff.js';
 import { ConfigurationError } from './errors.js';
 
@@ -127,5 +127,18 @@ describe('provider calls', () => {
     } finally {
       globalThis.fetch = saved;
     }
+  });
+});
+
+describe('typed users', () => {
+  it('createBff<User>() and its getSession() carry the app\'s own user type', () => {
+    interface AppUser {
+      sub: string;
+      roles: string[];
+    }
+    const bff = createBff<AppUser>({ ...good, mapUser: (claims) => ({ sub: String(claims.sub), roles: [] }) });
+    expectTypeOf(bff.getSession).returns.resolves.toEqualTypeOf<AppUser | undefined>();
+    expectTypeOf(bff.findSession).returns.resolves.toEqualTypeOf<AppUser | null>();
+    expectTypeOf(bff.getAccessToken).returns.resolves.toHaveProperty('user').toEqualTypeOf<AppUser>();
   });
 });

@@ -218,9 +218,9 @@ type Env = Readonly<Record<string, string | undefined>>;
  * Validates the configuration, with messages that name the option at fault (and the
  * environment variable it falls back to). Called at first use, never at import.
  */
-export function resolveConfig(given: BffConfig = {}, env: Env = process.env): ResolvedConfig {
+export function resolveConfig(given: BffConfig<SessionUserBase> = {}, env: Env = process.env): ResolvedConfig {
   if (typeof given !== 'object' || given === null) throw new ConfigurationError('pass an options object to createBff().');
-  const config: BffConfig = { ...given };
+  const config: BffConfig<SessionUserBase> = { ...given };
   for (const [name, variable] of Object.entries(ENV_NAMES) as [keyof typeof ENV_NAMES, string][]) {
     if (config[name] === undefined && env[variable]) config[name] = env[variable];
   }

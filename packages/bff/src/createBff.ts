@@ -1,4 +1,4 @@
-import { errorResponse, type SessionUser } from '@latchkey/core';
+import { errorResponse, type SessionUser, type SessionUserBase } from '@latchkey/core';
 import { publicConfig, resolveConfig, type BffConfig, type PublicConfig, type RateLimits } from './config.js';
 import { clearCookie, readCookie, serializeCookie } from './cookies.js';
 import { checkCsrf } from './csrf.js';
@@ -17,7 +17,7 @@ import { isSessionData } from './session.js';
 import { TokenService } from './tokenService.js';
 
 /** The BFF: one Web-standard handler for every route under `basePath`. */
-export interface Bff {
+export interface Bff<User extends SessionUserBase = SessionUser> {
   /** Answers a request to any route under `basePath`. */
   handle(request: Request): Promise<Response>;
   /**
@@ -25,7 +25,13 @@ export interface Bff {
    * components, which cannot set cookies: a family the store does not know is confirmed with
    * the provider by a refresh; its new cookie stays pending, so the browser's cookie keeps healing).
    */
-  getSession(cookieHeader: string | null): Promise<SessionUser | undefined>;
+  getSession(cookieHeader: string | null): Promise<User | undefined>;
+  /**
+   * Like {@link Bff.getSession}, but tells "nobody is signed in" (`null`) from "cannot tell now":
+   * store or provider trouble rejects (an `UpstreamError` or a 503 `BffError`) instead of
+   * answering signed out, so a blip never renders a signed-in person as a visitor.
+   */
+  findSession(cookieHeader: string | null): Promise<User | null>;
   /**
    * "Sign out everywhere": revokes every session family of a user (by `sub`) upstream and
    * denylists them, so each of their cookies gets 401 `session_revoked`. Answers how many.
@@ -41,7 +47,7 @@ export interface Bff {
    * the browser's next call receives it, so its cookie keeps working. Rejects with
    * {@link BffError} `login_required` when there is no readable session.
    */
-  getAccessToken(cookieHeader: string | null, options?: { minValidity?: number }): Promise<ServerAccessToken>;
+  getAccessToken(cookieHeader: string | null, options?: { minValidity?: number }): Promise<ServerAccessToken<User>>;
   /**
    * Resolves and checks the configuration now, throwing {@link ConfigurationError} naming what
    * is wrong. Nothing is checked at import; call this at server start (e.g. Next's
@@ -53,14 +59,14 @@ export interface Bff {
 }
 
 /** What {@link Bff.getAccessToken} answers. */
-export interface ServerAccessToken {
+export interface ServerAccessToken<User extends SessionUserBase = SessionUser> {
   accessToken: string;
   /** Epoch seconds. */
   expiresAt: number;
   /** Seconds left. */
   expiresIn: number;
   scope: string;
-  user: SessionUser;
+  user: User;
   /** The rotated session cookie to set, when the family rotated: `Set-Cookie` attributes included. */
   cookie?: { name: string; value: string; maxAge: number; header: string };
 }
@@ -79,10 +85,11 @@ const LIMIT_EVENT_NAMES = { tokenPerFamily: 'token_family', anonymousPerIp: 'ano
  * const bff = createBff({ scope: 'openid profile email offline_access' }); // the rest from OIDC_* and LATCHKEY_COOKIE_SECRET
  * export const GET = bff.handle, POST = bff.handle;
  */
-export function createBff(options: BffConfig = {}): Bff {
-  let built: ReturnType<typeof build> | undefined;
+export function createBff<User extends SessionUserBase = SessionUser>(options: BffConfig<User> = {}): Bff<User> {
+  let built: unknown;
   let reported: string | undefined;
-  const get = () => (built ??= build(options));
+  // The user is built by the configured userClaims/mapUser, so it is a User by construction.
+  const get = () => (built ??= build(options as BffConfig<SessionUserBase>)) as unknown as Built<User>;
   /** The services, or a loud log line and a 500 for a request that meets a bad configuration. */
   const services = () => {
     try {
@@ -97,7 +104,7 @@ export function createBff(options: BffConfig = {}): Bff {
   };
   return {
     handle: (request) => {
-      let s: ReturnType<typeof build>;
+      let s: Built<User>;
       try {
         s = services();
       } catch (error) {
@@ -105,9 +112,11 @@ export function createBff(options: BffConfig = {}): Bff {
       }
       return s.handle(request);
     },
-    getSession: (cookieHeader) => get().getSession(cookieHeader),
-    getAccessToken: (cookieHeader, o) => get().getAccessToken(cookieHeader, o),
-    revokeUser: (sub) => get().tokens.revokeUser(sub),
+    // async: a bad configuration rejects like any other failure, never throws synchronously.
+    getSession: async (cookieHeader) => get().getSession(cookieHeader),
+    findSession: async (cookieHeader) => get().findSession(cookieHeader),
+    getAccessToken: async (cookieHeader, o) => get().getAccessToken(cookieHeader, o),
+    revokeUser: async (sub) => get().tokens.revokeUser(sub),
     revokeFamily: async (familyId) => {
       await get().tokens.revokeFamily(familyId, 'revoke_family');
     },
@@ -128,8 +137,12 @@ function unexpected(error: unknown): Response {
   return errorResponse(500, { error: 'server_error', error_description: 'The sign-in service failed unexpectedly. Try again.' });
 }
 
+/** Everything built from a resolved configuration, its users typed as the app's. */
+type Built<User extends SessionUserBase> = Omit<ReturnType<typeof build>, 'getSession' | 'findSession' | 'getAccessToken'> &
+  Pick<Bff<User>, 'getSession' | 'findSession' | 'getAccessToken'>;
+
 /** Everything built from a resolved configuration. */
-function build(options: BffConfig) {
+function build(options: BffConfig<SessionUserBase>) {
   const resolved = resolveConfig(options);
   const config = {
     ...resolved,
@@ -199,19 +212,19 @@ function build(options: BffConfig) {
     return withBaseHeaders(response);
   }
 
-  async function getSession(cookieHeader: string | null): Promise<SessionUser | undefined> {
+  async function findSession(cookieHeader: string | null): Promise<SessionUser | null> {
     const raw = readCookie(cookieHeader, config.cookieName);
     const presented = sealer.unseal(raw, isSessionData);
-    if (!presented) return undefined;
-    try {
-      const confirmed = await tokens.confirm(presented);
-      if (!confirmed) return undefined;
-      // A copy: what the sealer opened is shared and frozen.
-      return structuredClone(confirmed === 'signed_in' ? presented.user : confirmed.session.user);
-    } catch {
-      // Store or provider trouble: nobody counts as signed in on the server's word until it is over.
-      return undefined;
-    }
+    if (!presented) return null;
+    const confirmed = await tokens.confirm(presented);
+    if (!confirmed) return null;
+    // A copy: what the sealer opened is shared and frozen.
+    return structuredClone(confirmed === 'signed_in' ? presented.user : confirmed.session.user);
+  }
+
+  async function getSession(cookieHeader: string | null): Promise<SessionUser | undefined> {
+    // Store or provider trouble: nobody counts as signed in on the server's word until it is over.
+    return (await findSession(cookieHeader).catch(() => null)) ?? undefined;
   }
 
   async function getAccessToken(cookieHeader: string | null, options: { minValidity?: number } = {}): Promise<ServerAccessToken> {
@@ -232,5 +245,5 @@ function build(options: BffConfig) {
     return token;
   }
 
-  return { handle, getSession, getAccessToken, tokens, config: publicConfig(resolved) };
+  return { handle, getSession, findSession, getAccessToken, tokens, config: publicConfig(resolved) };
 }

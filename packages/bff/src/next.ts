@@ -1,8 +1,9 @@
 import { cookies } from 'next/headers';
 import { redirect } from 'next/navigation';
-import type { SessionUser } from '@latchkey/core';
+import type { SessionUser, SessionUserBase } from '@latchkey/core';
 import type { BffConfig } from './config.js';
 import { createBff, type Bff, type ServerAccessToken } from './createBff.js';
+import { ConfigurationError } from './errors.js';
 import { safeReturnTo } from './returnTo.js';
 import { sharedMemoryStore } from './store.js';
 
@@ -13,24 +14,30 @@ type Handler = (request: Request) => Promise<Response>;
  * @example
  * export const { GET, POST } = nextHandlers(bff);
  */
-export function nextHandlers(bff: Bff): { GET: Handler; POST: Handler } {
+export function nextHandlers(bff: Pick<Bff<SessionUserBase>, 'handle'>): { GET: Handler; POST: Handler } {
   const handle = (request: Request) => bff.handle(request);
   return { GET: handle, POST: handle };
 }
 
 /** What {@link nextAuth} gives a Next.js app. */
-export interface NextAuth {
+export interface NextAuth<User extends SessionUserBase = SessionUser> {
   /** The BFF underneath (revocation, configuration). */
-  readonly bff: Bff;
+  readonly bff: Bff<User>;
   /** `export const { GET, POST } = auth.handlers;` in `app/api/auth/[...auth]/route.ts`. */
   readonly handlers: { GET: Handler; POST: Handler };
-  /** Who is signed in, or `null`; anywhere on the server. Never a token. */
-  getSession(): Promise<SessionUser | null>;
+  /**
+   * Who is signed in, or `null`; anywhere on the server. Never a token. `undefined` when it
+   * cannot tell right now (the store or the provider is in trouble): passed on as
+   * `<AuthProvider initialSession>`, that makes the browser ask the BFF itself, so a blip never
+   * shows a signed-in person as signed out.
+   */
+  getSession(): Promise<User | null | undefined>;
   /**
    * The signed-in user, or a redirect to sign-in that comes back to `returnTo` (a path on
-   * this site, default `/`). For server components and server actions.
+   * this site, default `/`). For server components and server actions. Store or provider
+   * trouble throws (an error page, 503-like) rather than sending a signed-in person to sign in.
    */
-  requireSession(options?: { returnTo?: string }): Promise<SessionUser>;
+  requireSession(options?: { returnTo?: string }): Promise<User>;
   /**
    * An access token for calling an API from the server, with at least `minValidity` seconds
    * left (default 30), refreshed through the same single-flight path as the browser's. In
@@ -39,7 +46,7 @@ export interface NextAuth {
    * the browser with its next call, so its cookie is never mistaken for a stolen one.
    * Rejects with `BffError` `login_required` when signed out.
    */
-  getAccessToken(options?: { minValidity?: number }): Promise<ServerAccessToken>;
+  getAccessToken(options?: { minValidity?: number }): Promise<ServerAccessToken<User>>;
 }
 
 /**
@@ -52,16 +59,22 @@ export interface NextAuth {
  * // app/api/auth/[...auth]/route.ts
  * export const { GET, POST } = auth.handlers;
  */
-export function nextAuth(options: BffConfig | Bff = {}): NextAuth {
+export function nextAuth<User extends SessionUserBase = SessionUser>(options: BffConfig<User> | Bff<User> = {}): NextAuth<User> {
   // Next evaluates this module once per bundle layer: without a store of their own, the
   // copies share one process-wide memory store, and so act as one BFF.
-  const bff = isBff(options) ? options : createBff({ ...options, store: options.store ?? sharedMemoryStore() });
+  const bff = isBff(options) ? options : createBff<User>({ ...options, store: options.store ?? sharedMemoryStore() });
   return {
     bff,
     handlers: nextHandlers(bff),
-    getSession: async () => (await bff.getSession(await cookieHeader())) ?? null,
+    getSession: async () => {
+      const header = await cookieHeader();
+      return bff.findSession(header).catch((error: unknown) => {
+        if (error instanceof ConfigurationError) throw error;
+        return undefined;
+      });
+    },
     async requireSession({ returnTo = '/' } = {}) {
-      const user = await bff.getSession(await cookieHeader());
+      const user = await bff.findSession(await cookieHeader());
       if (user) return user;
       const path = safeReturnTo(returnTo, bff.config.appOrigin);
       if (path === undefined) throw new RangeError(`returnTo must be a path on this site such as "/account", got ${JSON.stringify(returnTo)}.`);
@@ -85,7 +98,7 @@ export function nextAuth(options: BffConfig | Bff = {}): NextAuth {
 }
 
 /** Who is signed in, for server components and server actions; never a token. */
-export async function getSession(bff: Bff): Promise<SessionUser | undefined> {
+export async function getSession<User extends SessionUserBase>(bff: Bff<User>): Promise<User | undefined> {
   return bff.getSession(await cookieHeader());
 }
 
@@ -97,6 +110,6 @@ function headerOf(all: { name: string; value: string }[]): string {
   return all.map((c) => `${c.name}=${c.value}`).join('; ');
 }
 
-function isBff(value: BffConfig | Bff): value is Bff {
+function isBff<User extends SessionUserBase>(value: BffConfig<User> | Bff<User>): value is Bff<User> {
   return typeof (value as Bff).handle === 'function';
 }
