@@ -1,8 +1,8 @@
-import { LatchkeyError, type LatchkeyErrorCode, type LatchkeyErrorOptions } from '@latchkey/core';
+import { LatchkeyError, LatchkeyHttpError, type LatchkeyErrorCode, type LatchkeyHttpErrorOptions } from '@latchkey/core';
 
 /** An error the BFF answers with: it carries its HTTP status and turns into a JSON response. */
-export class BffError extends LatchkeyError {
-  constructor(code: LatchkeyErrorCode, status: number, message: string, options: Omit<LatchkeyErrorOptions, 'status'> = {}) {
+export class BffError extends LatchkeyHttpError {
+  constructor(code: LatchkeyErrorCode, status: number, message: string, options: Omit<LatchkeyHttpErrorOptions, 'status'> = {}) {
     super(code, message, { ...options, status });
   }
 }

@@ -36,24 +36,39 @@ export interface ErrorBody {
 export interface LatchkeyErrorOptions extends ErrorOptions {
   /** HTTP status this error answers with, when it maps to one. */
   status?: number;
+}
+
+export interface LatchkeyHttpErrorOptions extends LatchkeyErrorOptions {
   /** Extra response headers, e.g. `Retry-After` or `WWW-Authenticate`. */
   headers?: Record<string, string>;
 }
 
 /**
  * Base of every error Latchkey throws: a stable `code` to branch on, a sentence for people
- * in `message`, and, when it maps to HTTP, a `status` and a ready `toResponse()`.
+ * in `message`, and a `status` when it maps to HTTP. It holds nothing that builds a response,
+ * so the browser bundle, which only reads errors, does not carry that code.
  */
 export class LatchkeyError extends Error {
   readonly code: LatchkeyErrorCode;
   readonly status: number | undefined;
-  readonly headers: Readonly<Record<string, string>>;
 
   constructor(code: LatchkeyErrorCode, message: string, options: LatchkeyErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = this.constructor.name;
     this.code = code;
     this.status = options.status;
+  }
+}
+
+/**
+ * An error a server answers with: its `headers`, its wire body from `toJSON()` and a ready
+ * `toResponse()`. The base of the BFF's and the resource server's errors.
+ */
+export class LatchkeyHttpError extends LatchkeyError {
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(code: LatchkeyErrorCode, message: string, options: LatchkeyHttpErrorOptions = {}) {
+    super(code, message, options);
     this.headers = options.headers ?? {};
   }
 
@@ -73,7 +88,7 @@ export class LatchkeyError extends Error {
 
 /** Builds a `no-store` JSON error response. */
 export function errorResponse(status: number, body: ErrorBody, headers: Record<string, string> = {}, extra?: HeadersInit): Response {
-  return new LatchkeyError(body.error as LatchkeyErrorCode, body.error_description, { status, headers }).toResponse({ headers: extra });
+  return new LatchkeyHttpError(body.error as LatchkeyErrorCode, body.error_description, { status, headers }).toResponse({ headers: extra });
 }
 
 /** True for a JSON value shaped like an {@link ErrorBody}. */

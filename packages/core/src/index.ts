@@ -1,4 +1,13 @@
-export { LatchkeyError, errorResponse, isErrorBody, type ErrorBody, type LatchkeyErrorCode, type LatchkeyErrorOptions } from './errors.js';
+export {
+  LatchkeyError,
+  LatchkeyHttpError,
+  errorResponse,
+  isErrorBody,
+  type ErrorBody,
+  type LatchkeyErrorCode,
+  type LatchkeyErrorOptions,
+  type LatchkeyHttpErrorOptions,
+} from './errors.js';
 export {
   CSRF_HEADER,
   TERMINAL_CODES,

@@ -1,4 +1,4 @@
-import { errorResponse, formatBearerChallenge, LatchkeyError, type ErrorBody } from '@latchkey/core';
+import { errorResponse, formatBearerChallenge, LatchkeyError, LatchkeyHttpError, type ErrorBody } from '@latchkey/core';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { checkClaims, type AccessTokenClaims } from './checkClaims.js';
 import { KeysUnavailableError, remoteKeys, type FetchLike } from './remoteKeys.js';
@@ -44,7 +44,7 @@ export interface VerifierOptions {
 export type VerifyResult = { ok: true; claims: AccessTokenClaims } | { ok: false; error: VerifyError; response: Response };
 
 /** Why a token was refused (or could not be checked); `status` and `toResponse()` give the HTTP answer. */
-export class VerifyError extends LatchkeyError {}
+export class VerifyError extends LatchkeyHttpError {}
 
 export interface Verifier {
   /**
