@@ -227,7 +227,7 @@ export class AuthClient {
       const token = this.#snapshot.token!;
       throw new AuthClientError(
         'insufficient_lifetime',
-        `Asked for a token valid for ${minValiditySeconds} s; the provider's tokens live ${Math.round((token.expiresAt - token.receivedAt) / 1000)} s.`,
+        `Asked for ${minValiditySeconds} s; tokens live ${Math.round((token.expiresAt - token.receivedAt) / 1000)} s.`,
       );
     }
     return value;
@@ -265,7 +265,7 @@ export class AuthClient {
     const retried = await this.#send(replay, init, fresh);
     if (retried.status === 401) {
       const again = await classify(retried);
-      this.#set({ lastError: new AuthClientError('invalid_token', again.description ?? 'The API refused the refreshed token too.', { status: 401 }) });
+      this.#set({ lastError: new AuthClientError('invalid_token', again.description ?? 'The API refused the new token too.', { status: 401 }) });
     }
     return retried;
   };
