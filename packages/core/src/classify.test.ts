@@ -23,6 +23,11 @@ describe('classifyResponse()', () => {
   it.each([429, 503, 502, 504])('treats %i as temporary and reads Retry-After', (status) => {
     expect(classifyResponse(status, h({ 'retry-after': '7' }))).toEqual({ kind: 'temporary', retryAfter: 7 });
   });
+  it('reads Retry-After as delta-seconds only: an HTTP date, which our BFF never sends, gives no retryAfter', () => {
+    expect(classifyResponse(503, h({ 'retry-after': '120' })).retryAfter).toBe(120);
+    expect(classifyResponse(503, h({ 'retry-after': 'Wed, 21 Oct 2015 07:28:30 GMT' }))).toEqual({ kind: 'temporary' });
+    expect(classifyResponse(503, h({ 'retry-after': '-3' }))).toEqual({ kind: 'temporary' });
+  });
   it('treats upstream_unavailable as temporary whatever the status', () => {
     expect(classifyResponse(500, h(), { error: 'upstream_unavailable', error_description: 'x' }).kind).toBe('temporary');
   });
@@ -35,7 +40,7 @@ describe('classifyResponse()', () => {
 });
 
 describe('parseRetryAfter()', () => {
-  it('reads delta-seconds and HTTP dates', () => {
+  it('reads delta-seconds and HTTP dates, for server code', () => {
     expect(parseRetryAfter('120')).toBe(120);
     expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:30 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT'))).toBe(30);
   });

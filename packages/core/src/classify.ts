@@ -19,7 +19,7 @@ export interface Classification {
   code?: string;
   /** The server's own sentence, if any. */
   description?: string;
-  /** Seconds to wait, from `Retry-After`. */
+  /** Seconds to wait, from a delta-seconds `Retry-After`. */
   retryAfter?: number;
 }
 
@@ -29,7 +29,8 @@ const FORBIDDEN_CODES = new Set<unknown>(['insufficient_scope', 'csrf_rejected',
 const TEMPORARY_STATUS = new Set([408, 425, 429, 502, 503, 504]);
 
 /**
- * Reads `Retry-After` as seconds: delta-seconds or an HTTP date.
+ * Reads `Retry-After` as seconds: delta-seconds or an HTTP date. {@link classifyResponse} reads
+ * seconds only; this is for server code that meets either form.
  * @see https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3
  */
 export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
@@ -39,6 +40,16 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
   if (!/^[A-Za-z]{3},/.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+/**
+ * Reads `Retry-After` as delta-seconds only, for {@link classifyResponse}: our BFF always sends
+ * seconds, so the browser bundle carries no HTTP-date parser. A date reads as no `Retry-After`
+ * (the client then backs off on its own schedule); server code that meets dates uses
+ * {@link parseRetryAfter}.
+ */
+function retryAfterSeconds(value: string | null): number | undefined {
+  return value && /^\d+$/.test(value.trim()) ? Number(value) : undefined;
 }
 
 /** Whether a code ends the session. */
@@ -51,7 +62,7 @@ export function isTerminalCode(code: unknown): code is TerminalCode {
  * `body` is the parsed JSON body when the caller has it.
  */
 export function classifyResponse(status: number, headers: Headers, body?: unknown): Classification {
-  const retryAfter = parseRetryAfter(headers.get('retry-after'));
+  const retryAfter = retryAfterSeconds(headers.get('retry-after'));
   const challenge = bearerChallenge(headers.get('www-authenticate'));
   const fromBody = isErrorBody(body) ? body : undefined;
   const code = challenge?.error ?? fromBody?.error;
