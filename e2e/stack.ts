@@ -39,7 +39,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(url: string, child: ChildProcess, name: string, timeoutMs = 60_000) {
+/** Waits until `url` answers below 500, failing early when `child` exits. */
+export async function waitFor(url: string, child: ChildProcess, name: string, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} before it was ready`);
@@ -54,7 +55,8 @@ async function waitFor(url: string, child: ChildProcess, name: string, timeoutMs
   throw new Error(`${name} did not answer at ${url} within ${timeoutMs} ms`);
 }
 
-function run(command: string, args: string[], cwd: string, env: Record<string, string>, name: string): ChildProcess {
+/** Starts a process in its own group; its output shows with E2E_VERBOSE=1. */
+export function run(command: string, args: string[], cwd: string, env: Record<string, string>, name: string): ChildProcess {
   const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   // A missing binary is reported and then seen as a process that never listens.
   child.once('error', (error) => process.stderr.write(`[${name}] could not start: ${error.message}\n`));
@@ -66,7 +68,8 @@ function run(command: string, args: string[], cwd: string, env: Record<string, s
   return child;
 }
 
-function kill(child: ChildProcess): Promise<void> {
+/** Stops a process started with {@link run} and everything it started (SIGTERM, then SIGKILL). */
+export function kill(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.pid === undefined) return Promise.resolve();
   return new Promise((done) => {
     child.once('exit', () => done());

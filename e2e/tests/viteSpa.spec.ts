@@ -1,10 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from '@playwright/test';
 import { signIn } from '../helpers';
-import { freePort } from '../stack';
+import { freePort, kill as stop, run, waitFor } from '../stack';
 
 /**
  * examples/vite-spa: a Vite React SPA (built, then served by `vite preview`, which proxies
@@ -22,47 +22,9 @@ let idpUrl: string;
 let bffUrl: string;
 
 function start(name: string, args: string[], cwd: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const log = (chunk: Buffer) => {
-    if (process.env.E2E_VERBOSE) process.stderr.write(`[${name}] ${chunk}`);
-  };
-  child.stdout!.on('data', log);
-  child.stderr!.on('data', log);
+  const child = run(process.execPath, args, cwd, env, name);
   children.push(child);
   return child;
-}
-
-async function waitFor(url: string, child: ChildProcess, name: string) {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} (E2E_VERBOSE=1 shows its output)`);
-    try {
-      if ((await fetch(url)).status < 500) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${name} did not answer at ${url}`);
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((done) => {
-    child.once('exit', () => done());
-    try {
-      process.kill(-child.pid!, 'SIGTERM');
-    } catch {
-      return done();
-    }
-    setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }, 5000).unref();
-  });
 }
 
 test.beforeAll(async () => {
