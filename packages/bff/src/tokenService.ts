@@ -31,6 +31,12 @@ export interface TokenOutcome {
   /** A new sealed session cookie (after a rotation, or to heal a stale one). */
   cookie: string | undefined;
   session: SessionData;
+  /**
+   * After a rotation: whether the family was revoked, read once the provider had answered, in
+   * the same round trip as the ledger write (Redis pipelines them), so the check after the
+   * flight costs no round trip of its own.
+   */
+  revokedAfter?: Promise<boolean>;
 }
 
 /** Records outlive the family's last possible use by this much, so no late request finds them gone. */
@@ -111,7 +117,7 @@ export class TokenService {
     // A revocation that landed while this request was in flight wins: no token leaves after it.
     let revoked: boolean;
     try {
-      revoked = await this.isRevoked(presented.fid);
+      revoked = await (outcome.revokedAfter ?? this.isRevoked(presented.fid));
     } catch (error) {
       throw new RotatedButUnavailableError(error, { ...outcome, cookie });
     }
@@ -314,6 +320,9 @@ export class TokenService {
     const sealed = this.sealSession(next);
     const token = cachedToken(next.v, tokens, at);
     const updated = rotateLedger(ledger, current, { session: next, cookie: sealed, token, idToken: tokens.idToken }, presented, at, this.#config.graceSeconds * 1000);
+    // Issued with the writes below, so in their round trip; read by getToken() after the flight.
+    const revokedAfter = this.isRevoked(next.fid);
+    revokedAfter.catch(() => {});
     // Written together (one round trip to Redis). The cookie goes out even if they fail: the
     // browser must hold the only live refresh token.
     await Promise.all([
@@ -334,7 +343,7 @@ export class TokenService {
       rotated: tokens.refreshToken !== undefined && tokens.refreshToken !== current.rt,
       ...(late && { late }),
     });
-    return this.#outcome(next, token, sealed);
+    return { ...this.#outcome(next, token, sealed), revokedAfter };
   }
 
   async #writeLedger(ledger: FamilyLedger): Promise<void> {
