@@ -1,6 +1,6 @@
 import { isErrorBody } from './errors.js';
 import { TERMINAL_CODES, type TerminalCode } from './protocol.js';
-import { bearerChallenge } from './wwwAuthenticate.js';
+import { bearerParams } from './wwwAuthenticate.js';
 
 /**
  * What a client should do with a response:
@@ -63,7 +63,9 @@ export function isTerminalCode(code: unknown): code is TerminalCode {
  */
 export function classifyResponse(status: number, headers: Headers, body?: unknown): Classification {
   const retryAfter = retryAfterSeconds(headers.get('retry-after'));
-  const challenge = bearerChallenge(headers.get('www-authenticate'));
+  // The light reader, not parseWwwAuthenticate(): this runs in the browser, and it reads every
+  // challenge our resource server writes the same way (bearerParams says where others differ).
+  const challenge = bearerParams(headers.get('www-authenticate'));
   const fromBody = isErrorBody(body) ? body : undefined;
   const code = challenge?.error ?? fromBody?.error;
   const description = challenge?.error_description ?? fromBody?.error_description;

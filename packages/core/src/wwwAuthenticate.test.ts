@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bearerChallenge, formatBearerChallenge, parseWwwAuthenticate } from './wwwAuthenticate.js';
+import { bearerChallenge, bearerParams, formatBearerChallenge, parseWwwAuthenticate } from './wwwAuthenticate.js';
 
 describe('parseWwwAuthenticate()', () => {
   it('reads an RFC 6750 Bearer challenge with quoted parameters', () => {
@@ -51,5 +51,48 @@ describe('parseWwwAuthenticate()', () => {
     const header = formatBearerChallenge({ error: 'invalid_token', error_description: 'say "hi"\\bye', scope: undefined });
     expect(header).toBe('Bearer error="invalid_token", error_description="say \\"hi\\"\\\\bye"');
     expect(bearerChallenge(header)).toEqual({ error: 'invalid_token', error_description: 'say "hi"\\bye' });
+  });
+});
+
+describe('bearerParams()', () => {
+  const nasty = ['', 'plain', 'say "hi"\\bye', 'a, b', 'x, Bearer error="forged"', 'error=forged', '"', '\\', 'naïve – ok', '=', 'Basic abc=='];
+  it.each(nasty.flatMap((value) => [
+    { error: 'invalid_token', error_description: value },
+    { realm: value, error: 'insufficient_scope', error_description: 'x', scope: value },
+    { realm: value },
+  ]))('reads what formatBearerChallenge writes as bearerChallenge does: %j', (params) => {
+    const header = formatBearerChallenge(params);
+    expect(bearerParams(header)).toEqual(bearerChallenge(header));
+    expect(bearerParams(header)).toEqual(params);
+  });
+
+  it.each([
+    null,
+    '',
+    ',,,',
+    'Bearer',
+    'BEARER',
+    'Basic realm="x"',
+    'Bearer realm="example", error="invalid_token", error_description="The access token expired"',
+    'Basic YWxhZGRpbjpvcGVuc2VzYW1l==, Bearer error="insufficient_scope", scope="a b"',
+    'Basic abc=, Bearer error="invalid_token", error_description="expired"',
+    'Basic abc, Bearer error="invalid_token"',
+    'DPoP algs="ES256", bearer ERROR="invalid_token"',
+    'Bearer error_description="a \\"quoted\\", comma", error=invalid_token',
+    'Basic realm="Bearer, error=forged", Bearer error="invalid_token"',
+    'Bearer error="first", Bearer error="second"',
+    'Bearer error="invalid_token", DPoP error="invalid_dpop_proof"',
+    'Bearer error="invalid_token',
+  ])('agrees with bearerChallenge on %j', (header) => {
+    expect(bearerParams(header)).toEqual(bearerChallenge(header));
+  });
+
+  it('differs from bearerChallenge only on headers no server of ours writes', () => {
+    // A token68 after Bearer reads as a scheme, so parameters after it are not Bearer's.
+    expect(bearerParams('Bearer abc, error="invalid_token"')).toEqual({});
+    expect(bearerChallenge('Bearer abc, error="invalid_token"')).toEqual({ error: 'invalid_token' });
+    // A parameter before any scheme is skipped instead of ending the parse.
+    expect(bearerParams('error="invalid_token", Bearer')).toEqual({});
+    expect(bearerChallenge('error="invalid_token", Bearer')).toBeUndefined();
   });
 });

@@ -39,6 +39,27 @@ export function bearerChallenge(header: string | null | undefined): Record<strin
   return parseWwwAuthenticate(header).find((c) => c.scheme === 'bearer')?.params;
 }
 
+/**
+ * The parameters of the first `Bearer` challenge, in far less code than
+ * {@link parseWwwAuthenticate}, for the browser: the client reads only `error` and
+ * `error_description` from it. On every header {@link formatBearerChallenge} writes (all our
+ * resource server sends) it answers as {@link bearerChallenge} does; quoted strings are read
+ * whole, so a comma, `=` or `Bearer` inside one never counts. Elsewhere it differs only on
+ * unusual headers: a token68 with no `=` (`Negotiate abc`) reads as a scheme, so parameters
+ * after it (`Bearer abc, error=x`) are not read, and text it cannot read is skipped rather than
+ * ending the parse.
+ */
+export function bearerParams(header: string | null | undefined): Record<string, string> | undefined {
+  let found: Record<string, string> | undefined;
+  let params: Record<string, string> | undefined;
+  for (const [, name = '', quoted, token] of (header ?? '').matchAll(/([^\s,="]+)(?:\s*=\s*(?:"((?:[^"\\]|\\[^])*)"|([^\s,"]+)))?/g)) {
+    const key = name.toLowerCase();
+    if (quoted === undefined && token === undefined) params = key === 'bearer' && !found ? (found = {}) : undefined;
+    else if (params) params[key] = quoted?.replace(/\\([^])/g, '$1') ?? token!;
+  }
+  return found;
+}
+
 /** Quotes a value for an auth-param. */
 function quote(value: string): string {
   return `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`;
