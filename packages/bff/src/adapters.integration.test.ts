@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bff } from './createBff.js';
 import type { BffConfig } from './config.js';
 import { clientIp, nodeHandler } from './node.js';
-import { Jar, startHarness, type Harness } from './test/harness.js';
+import { Jar, startHarness, throughProvider, type Harness } from './test/harness.js';
 
 /**
  * The BFF served by real servers — Hono on @hono/node-server, Express 5, plain node:http —
@@ -121,24 +121,7 @@ describe.each(ADAPTERS.map((adapter, i) => ({ ...adapter, i })))('$name', ({ opt
     const login = await fetch(`${app}/api/auth/login?returnTo=/notes`, { redirect: 'manual' });
     expect(login.status).toBe(302);
     const tx = login.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey-tx-'))!.split(';')[0]!;
-    const jar = new Jar();
-    let url = login.headers.get('location')!;
-    for (let hop = 0; !url.startsWith(`${app}/api/auth/callback`); hop++) {
-      if (hop > 20) throw new Error('the provider never sent the browser back');
-      const response = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
-      jar.store(response);
-      if (response.status < 300 || response.status >= 400) {
-        const action = /<form method="post" action="([^"]+)"/.exec(await response.text())![1]!;
-        const submit = await fetch(new URL(action, url), {
-          method: 'POST',
-          redirect: 'manual',
-          headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ username: user, password: user }),
-        });
-        jar.store(submit);
-        url = new URL(submit.headers.get('location')!, url).href;
-      } else url = new URL(response.headers.get('location')!, url).href;
-    }
+    const url = await throughProvider(login.headers.get('location')!, user, new Jar(), app);
     const callback = await fetch(url, { redirect: 'manual', headers: { cookie: tx } });
     const session = callback.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey='));
     return { callback, tx, cookie: session?.split(';')[0] };

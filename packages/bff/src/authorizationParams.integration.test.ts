@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeJwt } from 'jose';
 import type { Bff } from './createBff.js';
-import { APP, Jar, sessionCookieFrom, startHarness, type Harness } from './test/harness.js';
+import { APP, Jar, sessionCookieFrom, startHarness, throughProvider, type Harness } from './test/harness.js';
 import { landingTarget } from './landing.js';
 
 let h: Harness;
@@ -13,32 +13,6 @@ afterAll(() => h?.close());
 /** `GET /login` with this query, as a person following a sign-in link. */
 const login = (bff: Bff, query: string) =>
   bff.handle(new Request(`${APP}/api/auth/login?${query}`, { headers: { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', 'sec-fetch-site': 'same-origin' } }));
-
-/** Walks the provider from the authorization URL through its login form back to the callback; answers the callback URL. */
-async function throughProvider(authorizationUrl: string, user = 'alice', jar = new Jar()): Promise<string> {
-  let url = authorizationUrl;
-  for (let hop = 0; hop < 20; hop++) {
-    if (url.startsWith(`${APP}/api/auth/callback`)) return url;
-    const response = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
-    jar.store(response);
-    if (response.status >= 300 && response.status < 400) {
-      url = new URL(response.headers.get('location')!, url).href;
-      continue;
-    }
-    const html = await response.text();
-    const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
-    if (!action) throw new Error(`unexpected provider page (${response.status}): ${html.slice(0, 300)}`);
-    const submit = await fetch(new URL(action, url), {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username: user, password: user }),
-    });
-    jar.store(submit);
-    url = new URL(submit.headers.get('location')!, url).href;
-  }
-  throw new Error('sign-in did not come back to the callback');
-}
 
 /** Signs in through `/login?query` and the provider; answers the callback's response. */
 async function signInWith(bff: Bff, query: string, jar?: Jar): Promise<{ start: Response; callback: Response }> {

@@ -95,29 +95,8 @@ export async function startHarness(
     const login = await get('/api/auth/login?returnTo=/notes', appCookie, { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', 'sec-fetch-site': 'same-origin' });
     if (login.status !== 302) throw new Error(`login answered ${login.status}`);
     const txCookie = login.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey-tx-'))!.split(';')[0]!;
-    let url = login.headers.get('location')!;
-    // Walk the provider's redirects and its login form until it sends us back to the callback.
-    for (let hop = 0; hop < 20; hop++) {
-      if (url.startsWith(`${APP}/api/auth/callback`)) return { callbackUrl: url, txCookie, login };
-      const response = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
-      jar.store(response);
-      if (response.status >= 300 && response.status < 400) {
-        url = new URL(response.headers.get('location')!, url).href;
-        continue;
-      }
-      const html = await response.text();
-      const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
-      if (!action) throw new Error(`unexpected provider page (${response.status}): ${html.slice(0, 300)}`);
-      const submit = await fetch(new URL(action, url), {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ username: user, password: user }),
-      });
-      jar.store(submit);
-      url = new URL(submit.headers.get('location')!, url).href;
-    }
-    throw new Error('sign-in did not come back to the callback');
+    const callbackUrl = await throughProvider(login.headers.get('location')!, user, jar);
+    return { callbackUrl, txCookie, login };
   }
 
   async function signIn(user = 'alice', extraCookie?: string, providerJar?: Jar): Promise<string> {
@@ -173,4 +152,33 @@ export function postTo(target: Pick<Bff, 'handle'>, path: string, cookie: string
 export function sessionCookieFrom(response: Response): string | undefined {
   const line = response.headers.getSetCookie().find((c) => c.startsWith('__Host-latchkey='));
   return line?.split(';')[0]!.slice('__Host-latchkey='.length) || undefined;
+}
+
+/**
+ * Walks the provider from an authorization URL — its redirects and its login form — until it
+ * sends the browser back to `<appOrigin>/api/auth/callback`; answers that callback URL, unused.
+ */
+export async function throughProvider(authorizationUrl: string, user = 'alice', jar = new Jar(), appOrigin = APP): Promise<string> {
+  let url = authorizationUrl;
+  for (let hop = 0; hop < 20; hop++) {
+    if (url.startsWith(`${appOrigin}/api/auth/callback`)) return url;
+    const response = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
+    jar.store(response);
+    if (response.status >= 300 && response.status < 400) {
+      url = new URL(response.headers.get('location')!, url).href;
+      continue;
+    }
+    const html = await response.text();
+    const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+    if (!action) throw new Error(`unexpected provider page (${response.status}): ${html.slice(0, 300)}`);
+    const submit = await fetch(new URL(action, url), {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: user, password: user }),
+    });
+    jar.store(submit);
+    url = new URL(submit.headers.get('location')!, url).href;
+  }
+  throw new Error('sign-in did not come back to the callback');
 }
