@@ -167,3 +167,14 @@ describe('memoryStore()', () => {
     expect(await store.get('latchkey:deny:0')).toBe('y');
   });
 });
+
+describe('sharedMemoryStore()', () => {
+  it('is one store per process and name, however often it is asked for (Next evaluates a module once per bundle layer)', async () => {
+    const { sharedMemoryStore } = await import('./store.js');
+    const a = sharedMemoryStore('contract-test');
+    await a.set('k', 'v', 60);
+    expect(sharedMemoryStore('contract-test')).toBe(a);
+    expect(await sharedMemoryStore('contract-test').get('k')).toBe('v');
+    expect(sharedMemoryStore('another')).not.toBe(a);
+  });
+});
