@@ -123,6 +123,10 @@ function setup(options: VerifierOptions): (request: Request) => Promise<VerifyRe
       timeoutMs,
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
     });
+  // `https://idp.example` and `https://idp.example/` name one issuer: accept `iss` written either
+  // way, so one OIDC_ISSUER serves the BFF (which reads it the same way) and the API.
+  const bare = options.issuer.replace(/\/$/, '');
+  const issuers = [bare, `${bare}/`];
   const now = options.now ?? Date.now;
   const clockToleranceSeconds = options.clockToleranceSeconds ?? 5;
   const realm = options.realm;
@@ -158,7 +162,7 @@ function setup(options: VerifierOptions): (request: Request) => Promise<VerifyRe
     const at = now();
     try {
       const { payload } = await jwtVerify(token, keys, {
-        issuer: options.issuer,
+        issuer: issuers,
         audience: options.audience,
         algorithms,
         clockTolerance: clockToleranceSeconds,

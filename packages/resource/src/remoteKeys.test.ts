@@ -112,6 +112,19 @@ describe('createVerifier() finding the keys through discovery', () => {
     expect(provider.hits).toEqual(['/elsewhere']);
   });
 
+  it('takes an issuer configured with a trailing slash (or without) for the one the provider writes the other way', async () => {
+    healthy();
+    // The provider writes no slash; the app's OIDC_ISSUER has one.
+    const result = await verify({ issuer: `${provider.issuer}/` });
+    expect(result.ok && result.claims.sub).toBe('alice');
+    // And a token whose iss carries the slash, for an issuer configured without.
+    const slashed = await verify({}, await sign(`${provider.issuer}/`));
+    expect(slashed.ok).toBe(true);
+    // Anything more than the slash is another issuer.
+    const other = await verify({}, await sign(`${provider.issuer}/x`));
+    expect(!other.ok && other.response.status).toBe(401);
+  });
+
   it('answers 503 when the discovery document names another issuer (mix-up), and says so', async () => {
     provider.answers.set('/.well-known/openid-configuration', json({ issuer: 'https://evil.example', jwks_uri: `${provider.issuer}/keys/v2` }));
     provider.answers.set('/keys/v2', json(jwks));

@@ -72,7 +72,8 @@ export async function discoverJwksUri(issuer: string, options: { fetch: FetchLik
     throw new KeysUnavailableError('its discovery document is not a JSON object', `The discovery document at ${url} is not a JSON object.`);
   }
   const { issuer: named, jwks_uri: jwksUri } = metadata as Record<string, unknown>;
-  if (named !== issuer) {
+  // A trailing slash apart, the same identifier (the BFF reads it the same way): anything else is a mix-up.
+  if (typeof named !== 'string' || named.replace(/\/$/, '') !== issuer.replace(/\/$/, '')) {
     throw new KeysUnavailableError(
       'its discovery document names another issuer',
       `The discovery document at ${url} names the issuer ${JSON.stringify(named)}, not the configured ${JSON.stringify(issuer)}.`,
