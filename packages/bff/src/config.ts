@@ -1,11 +1,14 @@
 import type { SessionUser, SessionUserBase } from '@latchkey/core';
+import type { MeterProvider } from '@opentelemetry/api';
 import { resolveAuthorizationOptions } from './authorizationParams.js';
 import { ConfigurationError } from './errors.js';
 import { jsonLinesLogger, type BffEvent } from './events.js';
+import { bffMetrics, type BffMetrics } from './metrics.js';
 import { providerFetch } from './providerFetch.js';
 import { SESSION_COOKIE } from './proxy.js';
 import { resolveUserOptions, type MapUser } from './sessionUser.js';
 import { memoryStore, type BffStore } from './store.js';
+import type { AuditOptions } from './operations.js';
 
 /** A cookie-sealing secret, or a map of them so keys can rotate: `{ 2: newest, 1: older }`. */
 export type CookieSecret = string | Record<number, string>;
@@ -16,7 +19,7 @@ export type CookieSecret = string | Record<number, string>;
  * `OIDC_CLIENT_ID`, `clientSecret` ← `OIDC_CLIENT_SECRET`, `cookieSecret` ←
  * `LATCHKEY_COOKIE_SECRET`, `appOrigin` ← `APP_ORIGIN` (see {@link BffConfig.appOrigin}).
  */
-export interface BffConfig<User extends SessionUserBase = SessionUser> {
+export interface BffConfig<User extends SessionUserBase = SessionUser> extends AuditOptions {
   /** The OpenID Provider's issuer identifier, e.g. `https://tenant.eu.auth0.com/` (default `OIDC_ISSUER`). */
   issuer?: string;
   /** The BFF's client id at the provider (default `OIDC_CLIENT_ID`). */
@@ -77,7 +80,7 @@ export interface BffConfig<User extends SessionUserBase = SessionUser> {
    */
   idleTimeoutSeconds?: number;
   /**
-   * How many live sessions (families) one user may have at once (default 100). Signing in past
+   * How many live sessions (families) one user may have at once (default 50). Signing in past
    * it signs the oldest out, so "sign out everywhere" always has a bounded list to walk.
    */
   maxSessionsPerUser?: number;
@@ -109,8 +112,18 @@ export interface BffConfig<User extends SessionUserBase = SessionUser> {
    * For development only. A provider on this machine (`localhost`, `127.0.0.1`, `::1`) needs no flag.
    */
   allowInsecureHttp?: boolean;
-  /** Receives security and lifecycle events (default: {@link jsonLinesLogger} to the console). */
+  /**
+   * Receives security and lifecycle events (default: {@link jsonLinesLogger} to the console).
+   * A hook that throws is logged once and otherwise ignored: it never fails a request or stops
+   * the metrics.
+   */
   onEvent?: (event: BffEvent) => void;
+  /**
+   * Where the BFF's OpenTelemetry instruments come from (default: the global meter provider of
+   * `@opentelemetry/api`, looked up at first use, so an SDK registered after import still counts;
+   * without any SDK, metrics cost nothing). See "Metrics" in the README.
+   */
+  meterProvider?: MeterProvider;
   /** Clock in ms (tests inject one). */
   now?: () => number;
   /** `fetch` used for provider calls (default: a lean one on `node:http(s)`, never a framework's caching wrapper; tests inject one). */
@@ -185,7 +198,9 @@ export interface ResolvedConfig {
   bodyTimeoutMs: number;
   store: BffStore;
   allowInsecureHttp: boolean;
+  /** The app's `onEvent` and the metrics recorder, composed. */
   onEvent: (event: BffEvent) => void;
+  metrics: BffMetrics;
   now: () => number;
   fetch: typeof fetch;
   cookieName: string;
@@ -193,11 +208,11 @@ export interface ResolvedConfig {
 }
 
 /** What `bff.config` shows: the resolved settings without a secret, a store or a function. */
-export type PublicConfig = Omit<ResolvedConfig, 'clientSecret' | 'passwords' | 'store' | 'onEvent' | 'now' | 'fetch' | 'clientIp' | 'issuer' | 'mapUser'> & { issuer: string };
+export type PublicConfig = Omit<ResolvedConfig, 'clientSecret' | 'passwords' | 'store' | 'onEvent' | 'metrics' | 'now' | 'fetch' | 'clientIp' | 'issuer' | 'mapUser'> & { issuer: string };
 
 /** The resolved settings without the client secret, the cookie passwords or anything callable. */
 export function publicConfig(config: ResolvedConfig): Readonly<PublicConfig> {
-  const { clientSecret: _s, passwords: _p, store: _st, onEvent: _e, now: _n, fetch: _f, clientIp: _c, mapUser: _m, issuer, ...rest } = config;
+  const { clientSecret: _s, passwords: _p, store: _st, onEvent: _e, metrics: _mt, now: _n, fetch: _f, clientIp: _c, mapUser: _m, issuer, ...rest } = config;
   return Object.freeze({ ...rest, issuer: issuer.href, rateLimits: Object.freeze({ ...rest.rateLimits }) });
 }
 
@@ -256,6 +271,8 @@ export function resolveConfig(given: BffConfig<SessionUserBase> = {}, env: Env =
   if (!Number.isInteger(trustProxy) || trustProxy < 0 || trustProxy > 10) {
     throw new ConfigurationError(`"trustProxy" must be the number of proxies in front of the BFF (a whole number from 0 to 10), got ${JSON.stringify(config.trustProxy)}.`);
   }
+  const store = config.store ?? memoryStore();
+  const metrics = bffMetrics({ meterProvider: config.meterProvider, store });
 
   return {
     issuer,
@@ -272,7 +289,7 @@ export function resolveConfig(given: BffConfig<SessionUserBase> = {}, env: Env =
     ...resolveAuthorizationOptions(config),
     absoluteLifetimeSeconds: positive('absoluteLifetimeSeconds', config.absoluteLifetimeSeconds, 7 * 24 * 3600),
     idleTimeoutSeconds: positive('idleTimeoutSeconds', config.idleTimeoutSeconds, 24 * 3600, true),
-    maxSessionsPerUser: wholeNumber('maxSessionsPerUser', config.maxSessionsPerUser, 100),
+    maxSessionsPerUser: wholeNumber('maxSessionsPerUser', config.maxSessionsPerUser, 50),
     rateLimits: resolveRateLimits(config.rateLimits),
     clientIp: config.clientIp ?? forwardedFor(trustProxy),
     trustProxy,
@@ -280,14 +297,33 @@ export function resolveConfig(given: BffConfig<SessionUserBase> = {}, env: Env =
     upstreamTimeoutMs: positive('upstreamTimeoutMs', config.upstreamTimeoutMs, 5000),
     storeTimeoutMs: positive('storeTimeoutMs', config.storeTimeoutMs, 2000),
     bodyTimeoutMs: positive('bodyTimeoutMs', config.bodyTimeoutMs, 5000),
-    store: config.store ?? memoryStore(),
+    store,
     // Past the check above, an http: issuer is allowed (on this machine, or by the flag).
     allowInsecureHttp: issuer.protocol === 'http:',
-    onEvent: config.onEvent ?? jsonLinesLogger(),
+    onEvent: withMetrics(config.onEvent ?? jsonLinesLogger(), metrics),
+    metrics,
     now: config.now ?? (() => Date.now()),
     fetch: config.fetch ?? providerFetch,
     cookieName: SESSION_COOKIE,
     transactionCookieName: '__Host-latchkey-tx',
+  };
+}
+
+/**
+ * The app's event hook and the metrics recorder as one `onEvent`: the recorder first, then the
+ * hook, whose throw is logged (once) and swallowed. Events are emitted mid-refresh, so a hook
+ * that threw into the BFF could cost a browser its rotated cookie.
+ */
+function withMetrics(onEvent: (event: BffEvent) => void, metrics: BffMetrics): (event: BffEvent) => void {
+  let reported = false;
+  return (event) => {
+    metrics.record(event);
+    try {
+      onEvent(event);
+    } catch (error) {
+      if (!reported) console.error('[latchkey] the onEvent hook threw; the BFF carries on (further throws are not logged)', error);
+      reported = true;
+    }
   };
 }
 

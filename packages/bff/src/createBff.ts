@@ -1,11 +1,16 @@
 import { errorResponse, type SessionUser, type SessionUserBase } from '@latchkey/core';
+import { SessionDirectory, type BffAdmin } from './admin.js';
+import { familyHasher } from './audit.js';
 import { publicConfig, resolveConfig, type BffConfig, type PublicConfig, type RateLimits } from './config.js';
 import { clearCookie, readCookie, serializeCookie } from './cookies.js';
 import { checkCsrf } from './csrf.js';
 import { BffError, ConfigurationError } from './errors.js';
 import { guardedStore } from './guardedStore.js';
 import { BASE_HEADERS } from './http.js';
+import type { BffEvent } from './events.js';
 import { OidcClient } from './oidc.js';
+import { Operations } from './operations.js';
+import { contextOf, currentRequest, withRequestContext, type RequestContext } from './requestContext.js';
 import { callback } from './routes/callback.js';
 import type { Route, RouteContext } from './routes/context.js';
 import { login } from './routes/login.js';
@@ -13,7 +18,7 @@ import { logout } from './routes/logout.js';
 import { session } from './routes/session.js';
 import { MAX_MIN_VALIDITY, token } from './routes/token.js';
 import { Sealer } from './seal.js';
-import { isSessionData } from './session.js';
+import { isSessionData, type SessionData } from './session.js';
 import { TokenService } from './tokenService.js';
 
 /** The BFF: one Web-standard handler for every route under `basePath`. */
@@ -37,8 +42,13 @@ export interface Bff<User extends SessionUserBase = SessionUser> {
    * denylists them, so each of their cookies gets 401 `session_revoked`. Answers how many.
    */
   revokeUser(sub: string): Promise<number>;
-  /** Revokes one session family by id (as found in events and logs), for incident response. */
+  /** Revokes one session family by id (as found in events), for incident response; audited like `admin.revokeSession()`. */
   revokeFamily(familyId: string): Promise<void>;
+  /**
+   * The operations API: a user's live sessions, revoking one or all (audited), the recent audit
+   * trail and this process's traffic figures for a dashboard.
+   */
+  readonly admin: BffAdmin;
   /**
    * An access token for server code (route handlers, server actions, server components) from a
    * `Cookie` header, through the same single-flight refresh as the browser's `POST /token`.
@@ -116,10 +126,18 @@ export function createBff<User extends SessionUserBase = SessionUser>(options: B
     getSession: async (cookieHeader) => get().getSession(cookieHeader),
     findSession: async (cookieHeader) => get().findSession(cookieHeader),
     getAccessToken: async (cookieHeader, o) => get().getAccessToken(cookieHeader, o),
-    revokeUser: async (sub) => get().tokens.revokeUser(sub),
+    revokeUser: async (sub) => get().admin.revokeUser(sub),
     revokeFamily: async (familyId) => {
-      await get().tokens.revokeFamily(familyId, 'revoke_family');
+      await get().admin.revokeSession(familyId);
     },
+    // Each call resolves the configuration first: reading `bff.admin` at import checks nothing.
+    admin: Object.freeze({
+      listSessions: async (sub) => get().admin.listSessions(sub),
+      revokeSession: async (familyHashOrId, o) => get().admin.revokeSession(familyHashOrId, o),
+      revokeUser: async (sub, o) => get().admin.revokeUser(sub, o),
+      recentAudit: async (limit) => get().admin.recentAudit(limit),
+      stats: () => get().admin.stats(),
+    } satisfies BffAdmin),
     check: () => void get(),
     get config() {
       return get().config;
@@ -143,17 +161,43 @@ type Built<User extends SessionUserBase> = Omit<ReturnType<typeof build>, 'getSe
 
 /** Everything built from a resolved configuration. */
 function build(options: BffConfig<SessionUserBase>) {
-  const resolved = resolveConfig(options);
-  const config = {
-    ...resolved,
-    store: guardedStore(resolved.store, resolved.storeTimeoutMs, (message, cause) => {
-      console.error(message, cause);
-      resolved.onEvent({ type: 'store_unavailable', operation: message });
-    }),
-  };
+  // The default audit sink writes each event as a JSON line with its context: with no onEvent
+  // of the app's own, it replaces the event logger's line rather than doubling it.
+  const resolved = resolveConfig(options.audit === undefined && options.onEvent === undefined ? { ...options, onEvent: () => {} } : options);
+  const hash = familyHasher(resolved.passwords);
+  const store = guardedStore(resolved.store, resolved.storeTimeoutMs, (message, cause) => {
+    console.error(message, cause);
+    onEvent({ type: 'store_unavailable', operation: message });
+  });
+  // Shared by the copies of this BFF in one process through their store (see Operations).
+  const operations = new Operations(options, resolved.store, hash, resolved.now, new SessionDirectory(store, hash, resolved.absoluteLifetimeSeconds, resolved.now));
+  /** The app's onEvent, then the audit trail, which never throws. */
+  function onEvent(event: BffEvent): void {
+    try {
+      resolved.onEvent(event);
+    } finally {
+      try {
+        operations.event(event);
+      } catch (error) {
+        console.error('[latchkey] the audit trail failed on an event', error);
+      }
+    }
+  }
+  const config = { ...resolved, store, onEvent };
   const sealer = new Sealer(config.passwords);
   const oidc = new OidcClient(config);
   const tokens = new TokenService(config, oidc, sealer);
+
+  /** Opens a session cookie, and tells the request's context whose it is (for the audit trail). */
+  function open(raw: string | undefined): SessionData | undefined {
+    const opened = sealer.unseal(raw, isSessionData);
+    const current = currentRequest();
+    if (current && raw) {
+      if (opened) current.session = { fid: opened.fid, sub: opened.user.sub, ca: opened.ca };
+      else current.unreadableCookie = true;
+    }
+    return opened;
+  }
 
   const context: RouteContext = {
     config,
@@ -163,7 +207,7 @@ function build(options: BffConfig<SessionUserBase>) {
     readSession(request) {
       const raw = readCookie(request.headers.get('cookie'), config.cookieName);
       if (!raw) return { present: false };
-      const opened = sealer.unseal(raw, isSessionData);
+      const opened = open(raw);
       return opened ? { session: opened, present: true } : { present: true };
     },
     sessionCookie: (value, s) => serializeCookie(config.cookieName, value, { maxAge: tokens.remainingLifetime(s), sameSite: 'Strict' }),
@@ -181,8 +225,7 @@ function build(options: BffConfig<SessionUserBase>) {
     },
   };
 
-  async function route(request: Request): Promise<Response> {
-    const url = new URL(request.url);
+  async function route(request: Request, url: URL): Promise<Response> {
     const prefix = `${config.basePath}/`;
     const name = url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : '';
     const found = Object.hasOwn(ROUTES, name) ? ROUTES[name] : undefined;
@@ -203,18 +246,37 @@ function build(options: BffConfig<SessionUserBase>) {
   }
 
   async function handle(request: Request): Promise<Response> {
-    let response: Response;
-    try {
-      response = await route(request);
-    } catch (error) {
-      response = error instanceof BffError ? error.toResponse() : unexpected(error);
-    }
-    return withBaseHeaders(response);
+    const started = performance.now();
+    const url = new URL(request.url);
+    const name = url.pathname.startsWith(`${config.basePath}/`) ? url.pathname.slice(config.basePath.length) : url.pathname;
+    // Every event emitted while this request is handled reads its IP, user agent and user from here.
+    const context = contextOf(request, name, config.clientIp);
+    return withRequestContext(context, async () => {
+      let response: Response;
+      try {
+        response = await route(request, url);
+      } catch (error) {
+        response = error instanceof BffError ? error.toResponse() : unexpected(error);
+      }
+      try {
+        operations.answered(context, response, performance.now() - started);
+      } catch (error) {
+        console.error('[latchkey] the audit trail failed on an answer', error);
+      }
+      return withBaseHeaders(response);
+    });
   }
 
-  async function findSession(cookieHeader: string | null): Promise<SessionUser | null> {
+  /** Server code (server components, actions, route handlers) calls without a Request: no IP or user agent to record. */
+  const serverContext = (): RequestContext => ({ route: 'server', events: [] });
+
+  function findSession(cookieHeader: string | null): Promise<SessionUser | null> {
+    return withRequestContext(serverContext(), () => findSessionNow(cookieHeader));
+  }
+
+  async function findSessionNow(cookieHeader: string | null): Promise<SessionUser | null> {
     const raw = readCookie(cookieHeader, config.cookieName);
-    const presented = sealer.unseal(raw, isSessionData);
+    const presented = open(raw);
     if (!presented) return null;
     const confirmed = await tokens.confirm(presented);
     if (!confirmed) return null;
@@ -227,12 +289,16 @@ function build(options: BffConfig<SessionUserBase>) {
     return (await findSession(cookieHeader).catch(() => null)) ?? undefined;
   }
 
-  async function getAccessToken(cookieHeader: string | null, options: { minValidity?: number } = {}): Promise<ServerAccessToken> {
+  function getAccessToken(cookieHeader: string | null, options: { minValidity?: number } = {}): Promise<ServerAccessToken> {
+    return withRequestContext(serverContext(), () => getAccessTokenNow(cookieHeader, options));
+  }
+
+  async function getAccessTokenNow(cookieHeader: string | null, options: { minValidity?: number }): Promise<ServerAccessToken> {
     const minValidity = options.minValidity ?? 30;
     if (typeof minValidity !== 'number' || !(minValidity >= 0 && minValidity <= MAX_MIN_VALIDITY)) {
       throw new RangeError(`minValidity must be a number of seconds from 0 to ${MAX_MIN_VALIDITY}, got ${JSON.stringify(options.minValidity)}.`);
     }
-    const presented = sealer.unseal(readCookie(cookieHeader, config.cookieName), isSessionData);
+    const presented = open(readCookie(cookieHeader, config.cookieName));
     if (!presented) throw new BffError('login_required', 401, 'Not signed in.');
     // Server calls are not a person's activity: no idle report.
     const outcome = await tokens.getToken(presented, minValidity, undefined);
@@ -245,5 +311,5 @@ function build(options: BffConfig<SessionUserBase>) {
     return token;
   }
 
-  return { handle, getSession, findSession, getAccessToken, tokens, config: publicConfig(resolved) };
+  return { handle, getSession, findSession, getAccessToken, tokens, admin: operations.admin(tokens, config.clientIp), config: publicConfig(resolved) };
 }

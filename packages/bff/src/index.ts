@@ -7,3 +7,8 @@ export { safeReturnTo } from './returnTo.js';
 export { DEFAULT_USER_CLAIMS, type IdTokenClaims, type MapUser, type MapUserContext } from './sessionUser.js';
 export { DEFAULT_LOGIN_PARAMS } from './authorizationParams.js';
 export { landingTarget } from './landing.js';
+export { memoryAuditSink, type AuditRecord, type AuditSink, type AuditType, type MemoryAuditSinkOptions } from './audit.js';
+export { DEFAULT_ALERT_THRESHOLDS, type Alert, type AlertKind, type AlertThreshold, type AlertThresholds } from './alerts.js';
+export type { AdminActionOptions, AdminSession, BffAdmin } from './admin.js';
+export type { AuditOptions } from './operations.js';
+export type { OpsBucket, OpsSnapshot, TokenResult } from './opsStats.js';

@@ -1,3 +1,4 @@
+import { auditLine, type AuditRecord, type AuditSink } from './audit.js';
 import type { BffStore } from './store.js';
 
 /** The part of a node-redis v5 client (`createClient()`, connected) that the store uses. */
@@ -115,4 +116,63 @@ export function redisStore(options: RedisStoreOptions): BffStore {
       return Array.isArray(members) ? members.map(String) : [];
     },
   };
+}
+
+/** The part of a node-redis v5 client the audit sink uses. */
+export interface RedisCommandClient {
+  sendCommand(args: string[]): Promise<unknown>;
+}
+
+export interface RedisAuditSinkOptions {
+  /** A connected client of the official `redis` package, or the promise `connect()` returns (the store's client will do). */
+  client: RedisCommandClient | Promise<RedisCommandClient>;
+  /** The stream's key (default `latchkey:audit`). */
+  key?: string;
+  /** About how many records the stream keeps (default 10,000): `XADD … MAXLEN ~ N` trims the oldest. */
+  maxLen?: number;
+  /** Each record also as a JSON line (default the console); `false`: the stream only. */
+  write?: ((line: string) => void) | false;
+}
+
+/**
+ * An audit sink on a capped Redis stream, so every instance's dashboard reads one trail:
+ * each record is `XADD <key> MAXLEN ~ <maxLen> * record <json>`, and `recent(n)` reads the
+ * newest back with `XREVRANGE`. Each record is also written as a JSON line, as by the default sink.
+ * @example
+ * const client = createClient({ url: process.env.REDIS_URL }).connect();
+ * createBff({ ...options, store: redisStore({ client }), audit: redisAuditSink({ client }) });
+ */
+export function redisAuditSink(options: RedisAuditSinkOptions): AuditSink & { recent(limit: number): Promise<AuditRecord[]> } {
+  const ready = Promise.resolve(options.client);
+  ready.catch(() => {});
+  const key = options.key ?? 'latchkey:audit';
+  const maxLen = options.maxLen ?? 10_000;
+  if (!Number.isInteger(maxLen) || maxLen < 1) throw new RangeError(`maxLen must be a whole number of at least 1, got ${JSON.stringify(options.maxLen)}.`);
+  const write = options.write === undefined ? (line: string) => console.log(line) : options.write;
+  return {
+    async write(record) {
+      if (write) write(auditLine(record));
+      await (await ready).sendCommand(['XADD', key, 'MAXLEN', '~', String(maxLen), '*', 'record', JSON.stringify(record)]);
+    },
+    async recent(limit) {
+      const count = Math.max(0, Math.min(Math.floor(limit), maxLen));
+      if (count === 0) return [];
+      const entries = await (await ready).sendCommand(['XREVRANGE', key, '+', '-', 'COUNT', String(count)]);
+      return Array.isArray(entries) ? entries.flatMap(parseEntry) : [];
+    },
+  };
+}
+
+/** One `XREVRANGE` entry, `[id, [field, value, …]]`, as its record; anything else is skipped. */
+function parseEntry(entry: unknown): AuditRecord[] {
+  const fields = Array.isArray(entry) ? entry[1] : undefined;
+  if (!Array.isArray(fields)) return [];
+  const at = fields.findIndex((f, i) => i % 2 === 0 && String(f) === 'record');
+  if (at < 0) return [];
+  try {
+    const record = JSON.parse(String(fields[at + 1])) as AuditRecord;
+    return typeof record === 'object' && record !== null && typeof record.type === 'string' ? [record] : [];
+  } catch {
+    return [];
+  }
 }

@@ -3,6 +3,7 @@ import { unsealData } from 'iron-session';
 import { createBff, type Bff } from '../createBff.js';
 import type { BffConfig } from '../config.js';
 import type { BffEvent } from '../events.js';
+import { memoryAuditSink } from '../audit.js';
 
 export const APP = 'http://localhost:3000';
 export const SECRET = 'test-cookie-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -80,6 +81,8 @@ export async function startHarness(
       allowInsecureHttp: true,
       scope: 'openid profile email offline_access notes:read',
       onEvent: (e) => events.push(e),
+      // The audit trail runs in every test, into memory rather than the test output.
+      audit: memoryAuditSink({ write: false }),
       ...bffOptions,
       ...options,
     });
