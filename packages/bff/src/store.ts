@@ -33,6 +33,11 @@ export interface BffStore {
   removeFromSet(key: string, member: string): Promise<void>;
   /** The members of the set at `key` that have not expired (none when absent). */
   members(key: string): Promise<string[]>;
+  /**
+   * How many members of the set at `key` have not expired, without reading them (Redis `ZCOUNT`).
+   * Optional: without it, `latchkey.sessions.active` counts what {@link BffStore.members} answers.
+   */
+  countSet?(key: string): Promise<number>;
 }
 
 interface Entry {
@@ -81,6 +86,7 @@ export function memoryStore(options: { now?: () => number; maxEntries?: number; 
   const durable = new Map<string, Entry>();
   const cache = new Map<string, Entry>();
   let writes = 0;
+  let setWrites = 0;
 
   const sweep = (map: Map<string, Entry>) => {
     const t = now();
@@ -161,11 +167,24 @@ export function memoryStore(options: { now?: () => number; maxEntries?: number; 
       const t = now();
       const entry = live(key);
       const set = entry?.value instanceof Map ? entry.value : new Map<string, number>();
-      for (const [m, expiresAt] of set) if (expiresAt <= t) set.delete(m);
-      set.set(member, Math.max(set.get(member) ?? 0, t + ttlSeconds * 1000));
-      const dropped = [...set].sort((a, b) => a[1] - b[1]).slice(0, Math.max(0, set.size - maxMembers)).map(([m]) => m);
-      for (const m of dropped) set.delete(m);
-      put(key, set, Math.max(...set.values()) - t, false);
+      const expiresAt = Math.max(set.get(member) ?? 0, t + ttlSeconds * 1000);
+      set.set(member, expiresAt);
+      // The set lives as long as its last member. Small sets (a user's families) are swept on
+      // every add; a large one (every live family) now and then, so an add stays cheap.
+      let last = Math.max(entry?.value instanceof Map ? entry.expiresAt : 0, expiresAt);
+      let dropped: string[] = [];
+      if (set.size <= SMALL_SET || set.size > maxMembers || ++setWrites % SMALL_SET === 0) {
+        last = 0;
+        for (const [m, at] of set) {
+          if (at <= t) set.delete(m);
+          else last = Math.max(last, at);
+        }
+        if (set.size > maxMembers) {
+          dropped = [...set].sort((a, b) => a[1] - b[1]).slice(0, set.size - maxMembers).map(([m]) => m);
+          for (const m of dropped) set.delete(m);
+        }
+      }
+      put(key, set, last - t, false);
       return dropped;
     },
     async removeFromSet(key, member) {
@@ -177,5 +196,15 @@ export function memoryStore(options: { now?: () => number; maxEntries?: number; 
       const t = now();
       return value instanceof Map ? [...value].filter(([, expiresAt]) => expiresAt > t).map(([m]) => m) : [];
     },
+    async countSet(key) {
+      const value = live(key)?.value;
+      const t = now();
+      let count = 0;
+      if (value instanceof Map) for (const expiresAt of value.values()) if (expiresAt > t) count += 1;
+      return count;
+    },
   };
 }
+
+/** Up to this many members a memory set is swept of expired ones on every add. */
+const SMALL_SET = 1024;
