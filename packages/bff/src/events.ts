@@ -5,6 +5,13 @@ export type RevocationReason = 'logout' | 'reuse' | 'revoke_family' | 'revoke_us
 /** What the BFF reports to `onEvent`: security and lifecycle facts, never a token. */
 export type BffEvent =
   | { type: 'session_created'; familyId: string; sub: string }
+  /**
+   * A sign-in did not complete at `/callback`. `failure`: the BFF refused the answer (no or an
+   * unknown transaction, a replayed code, an ID token that does not check out, a user it cannot
+   * keep); `provider_error`: the provider sent `error=` back, or could not redeem the code.
+   * `error` is the code answered (the provider's own for `provider_error` from `error=`).
+   */
+  | { type: 'sign_in_failed'; outcome: 'failure' | 'provider_error'; error: string }
   | { type: 'token_served_from_cache'; familyId: string }
   /** `late`: the provider answered after its caller had been told 503. `delivered: false`: nobody got the new cookie yet (late, or a server component). */
   | { type: 'token_refreshed'; familyId: string; version: number; upstreamMs: number; rotated: boolean; late?: boolean; delivered?: false }
@@ -31,7 +38,7 @@ export type BffEvent =
  * createBff({ ..., onEvent: jsonLinesLogger((line) => process.stderr.write(line + '\n')) });
  */
 export function jsonLinesLogger(write: (line: string) => void = (line) => console.log(line)): (event: BffEvent) => void {
-  const warn = new Set(['reuse_detected', 'session_revoked', 'rate_limited', 'csrf_rejected', 'refresh_failed', 'stale_cookie_healed', 'store_unavailable', 'revocation_failed']);
+  const warn = new Set(['reuse_detected', 'session_revoked', 'rate_limited', 'csrf_rejected', 'refresh_failed', 'stale_cookie_healed', 'store_unavailable', 'revocation_failed', 'sign_in_failed']);
   const error = new Set(['configuration_error']);
   return (event) => {
     if (event.type === 'token_served_from_cache') return;

@@ -21,7 +21,9 @@ export const callback: Route = {
   async run(ctx, request, url) {
     const { config, sealer, oidc, tokens } = ctx;
     const headers = new Headers({ 'referrer-policy': 'no-referrer' });
+    const failed = (outcome: 'failure' | 'provider_error', error: string) => config.onEvent({ type: 'sign_in_failed', outcome, error: error.slice(0, 64) });
     const fail = (error: BffError, clearName?: string) => {
+      failed('failure', error.code);
       const response = error.toResponse({ headers });
       if (clearName) response.headers.append('set-cookie', clearCookie(clearName, 'Lax'));
       return response;
@@ -47,6 +49,7 @@ export const callback: Route = {
       result = await oidc.exchangeCode(url, tx);
     } catch (error) {
       if (error instanceof oauth.AuthorizationResponseError) {
+        failed('provider_error', error.error);
         const target = returnToUrl(tx.returnTo, config.appOrigin);
         target.searchParams.set('auth_error', error.error);
         headers.set('location', target.href);
@@ -54,6 +57,7 @@ export const callback: Route = {
         return new Response(null, { status: 302, headers });
       }
       if (error instanceof BffError && error.status !== undefined && error.status < 500) return fail(error, txName);
+      failed('provider_error', error instanceof BffError ? error.code : 'server_error');
       throw error;
     }
     if (!result.refreshToken) {
