@@ -146,6 +146,8 @@ export class Operations {
       ...(record.sub !== undefined && { sub: record.sub }),
       ...(record.family !== undefined && { family: record.family }),
       ...(record.ip !== undefined && { ip: record.ip }),
+      ...(record.userAgent !== undefined && { userAgent: record.userAgent }),
+      ...(record.route !== undefined && { route: record.route }),
       detail: { key: alert.key, count: alert.count, windowSeconds: alert.windowSeconds },
     });
     this.#shared.stats.record({ ...record, type: 'alert' }, this.#now());
