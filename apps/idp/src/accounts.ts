@@ -4,12 +4,14 @@ interface DevUser {
   password: string;
   name: string;
   email: string;
+  /** The `roles` claim (in the `profile` scope): the demo's `/admin` asks for `admin`. */
+  roles: string[];
 }
 
-/** The dev users; usernames equal passwords. */
+/** The dev users; usernames equal passwords. alice is an admin, bob is not. */
 export const DEV_USERS: Readonly<Record<string, DevUser>> = {
-  alice: { password: 'alice', name: 'Alice Liddell', email: 'alice@example.test' },
-  bob: { password: 'bob', name: 'Bob Builder', email: 'bob@example.test' },
+  alice: { password: 'alice', name: 'Alice Liddell', email: 'alice@example.test', roles: ['admin'] },
+  bob: { password: 'bob', name: 'Bob Builder', email: 'bob@example.test', roles: [] },
 };
 
 /** Checks a username and password against the dev users; answers the account id or undefined. */
@@ -31,6 +33,7 @@ export const findAccount: FindAccount = async (_ctx, sub) => {
       preferred_username: sub,
       email: user.email,
       email_verified: true,
+      roles: [...user.roles],
     }),
   };
 };

@@ -53,7 +53,8 @@ export function idpConfiguration(options: IdpOptions): Configuration {
     findAccount,
     claims: {
       openid: ['sub'],
-      profile: ['name', 'preferred_username'],
+      // roles: the demo's /admin is for users whose ID token says admin.
+      profile: ['name', 'preferred_username', 'roles'],
       email: ['email', 'email_verified'],
     },
     // Put profile claims in the ID token: the BFF reads the user from it, never from userinfo.

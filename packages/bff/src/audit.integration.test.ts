@@ -163,6 +163,16 @@ describe('the audit trail, alerts and the operations API against the real provid
     ]);
   });
 
+  it('keeps the dev provider\'s roles claim from the ID token where userClaims asks for it (alice is an admin, bob is not)', async () => {
+    const withRoles = h.instance({ userClaims: ['sub', 'name', 'roles'] });
+    const user = async (name: string) => {
+      const cookie = await signIn(name, '203.0.113.10', UA, withRoles.bff);
+      return ((await (await withRoles.token(cookie)).json()) as { user: Record<string, unknown> }).user;
+    };
+    expect(await user('alice')).toMatchObject({ sub: 'alice', roles: ['admin'] });
+    expect(await user('bob')).toMatchObject({ sub: 'bob', roles: [] });
+  });
+
   it('fires one failed_sign_ins alert for an address after 5 failed callbacks, not one per failure', async () => {
     const before = alerts.length;
     for (let i = 0; i < 8; i++) {
