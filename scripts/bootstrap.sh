@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shared set-up for scripts/test.sh and scripts/demo.sh: pnpm, the workspace's packages, and
-# (with --system) Debian's Chromium and Redis. Safe to run again: it skips what is there.
+# (with --system) Debian's Chromium, Redis and promtool. Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,12 +24,17 @@ if [ "${1:-}" = "--system" ]; then
   missing=()
   command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-  if [ ${#missing[@]} -gt 0 ]; then
-    say "installing ${missing[*]} from the system's packages"
+  # promtool checks the demo's Prometheus scrape and tests deploy/prometheus's alert rules; it
+  # comes with the prometheus package, whose recommends (node-exporter and more) are not needed.
+  lean=()
+  command -v promtool >/dev/null 2>&1 || lean+=(prometheus)
+  if [ ${#missing[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
+    say "installing ${missing[*]}${missing[*]:+${lean[*]:+ }}${lean[*]} from the system's packages"
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+    [ ${#missing[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+    [ ${#lean[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${lean[@]}" >/dev/null
   fi
 fi
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the tests need (pnpm, packages, Chromium, Redis) and runs every suite:
-# type checks, the packed packages (publint, attw), unit and integration tests (vitest) and
+# Installs what the tests need (pnpm, packages, Chromium, Redis, promtool) and runs every suite:
+# type checks, the packed packages (publint, attw), unit and integration tests (vitest), the
+# Prometheus alert rules (promtool) and
 # browser tests (Playwright).
 # Ends with one line "N passed, M failed" over all suites.
 set -uo pipefail
@@ -22,8 +23,11 @@ node scripts/size.mjs || status=1
 say "unit and integration tests"
 pnpm -s vitest run --reporter=default --reporter=json --outputFile.json=test-results/unit.json || status=1
 
+say "alert rules (promtool)"
+pnpm -s vitest run --config deploy/prometheus/vitest.config.ts --reporter=default --reporter=json --outputFile.json=test-results/alerts.json || status=1
+
 say "browser tests (Chromium)"
 pnpm -s playwright test -c e2e/playwright.config.ts || status=1
 
-node scripts/summary.mjs test-results/unit.json test-results/e2e.json || status=1
+node scripts/summary.mjs test-results/unit.json test-results/alerts.json test-results/e2e.json || status=1
 exit $status
