@@ -94,6 +94,13 @@ describe('readLoginRequest()', () => {
     ['a very long unknown name, cut short', `${'x'.repeat(300)}=1`, /"x{64}…" is not accepted/],
   ])('refuses %s with 400 invalid_request', (_name, query, message) => refused(query, message));
 
+  it('refuses a per-sign-in parameter the configuration sets for every sign-in (a link cannot lower acr_values or max_age)', () => {
+    const strict = resolveAuthorizationOptions({ authorizationParams: { acr_values: 'urn:mfa', max_age: '0' } });
+    refused('acr_values=urn:pwd', /"acr_values" is set by this app's configuration/, strict);
+    refused('max_age=999999999', /"max_age" is set by this app's configuration/, strict);
+    expect(read('prompt=login', strict).params).toEqual({ prompt: 'login' });
+  });
+
   it('refuses scope when no scope may be added (the default), like any unknown parameter', () => {
     refused('scope=openid', /"scope" is not accepted here; this app accepts returnTo, prompt/, resolveAuthorizationOptions({}));
   });

@@ -100,6 +100,8 @@ export function readLoginRequest(query: URLSearchParams, options: AuthorizationO
       const accepted = ['returnTo', ...options.allowedLoginParams, ...(options.allowedScopes.length ? ['scope'] : [])].join(', ');
       throw invalid(`The sign-in parameter ${shown} is not accepted here; this app accepts ${accepted}.`);
     }
+    // What the operator set for every sign-in (an acr_values for MFA, a max_age) no link may change.
+    if (Object.hasOwn(options.authorizationParams, name)) throw invalid(`The sign-in parameter ${shown} is set by this app's configuration and cannot be changed per sign-in.`);
     const values = query.getAll(name);
     if (values.length > 1) throw invalid(`The sign-in parameter ${shown} was given more than once.`);
     const value = values[0]!;

@@ -194,6 +194,12 @@ function returnToCases(): Case[] {
     'ftp://evil.example/',
     'mailto:someone@evil.example',
     '//evil.example/%2e%2e',
+    // Back into the BFF: sign-in would land on sign-in again, for ever.
+    '/api/auth/login',
+    '/api/auth/login?returnTo=/api/auth/login',
+    '/api/auth',
+    '/x/../api/auth/logout',
+    '/api/%61uth/login',
   ].map((returnTo) => ({
     name: `GET /login?returnTo=${JSON.stringify(returnTo).slice(0, 50)}`,
     method: 'GET',

@@ -1,9 +1,10 @@
-import { cookies } from 'next/headers';
+import { cookies, headers } from 'next/headers';
 import { redirect } from 'next/navigation';
 import type { SessionUser, SessionUserBase } from '@latchkey/core';
 import type { BffConfig } from './config.js';
 import { createBff, type Bff, type ServerAccessToken } from './createBff.js';
 import { ConfigurationError } from './errors.js';
+import { SESSION_COOKIE } from './proxy.js';
 import { safeReturnTo } from './returnTo.js';
 import { sharedMemoryStore } from './store.js';
 
@@ -68,6 +69,9 @@ export function nextAuth<User extends SessionUserBase = SessionUser>(options: Bf
     handlers: nextHandlers(bff),
     getSession: async () => {
       const header = await cookieHeader();
+      // No cookie on a navigation from another site says nothing: SameSite=Strict keeps it
+      // home. Unknown, so the browser asks the BFF itself (where the cookie does travel).
+      if (header === '' && !(await sameSiteRequest())) return undefined;
       return bff.findSession(header).catch((error: unknown) => {
         if (error instanceof ConfigurationError) throw error;
         return undefined;
@@ -76,13 +80,13 @@ export function nextAuth<User extends SessionUserBase = SessionUser>(options: Bf
     async requireSession({ returnTo = '/' } = {}) {
       const user = await bff.findSession(await cookieHeader());
       if (user) return user;
-      const path = safeReturnTo(returnTo, bff.config.appOrigin);
+      const path = safeReturnTo(returnTo, bff.config.appOrigin, bff.config.basePath);
       if (path === undefined) throw new RangeError(`returnTo must be a path on this site such as "/account", got ${JSON.stringify(returnTo)}.`);
       redirect(`${bff.config.basePath}/login?returnTo=${encodeURIComponent(path)}`);
     },
     async getAccessToken(tokenOptions) {
       const store = await cookies();
-      const token = await bff.getAccessToken(headerOf(store.getAll()), tokenOptions);
+      const token = await bff.getAccessToken(headerOf(store.get(SESSION_COOKIE)), tokenOptions);
       if (token.cookie) {
         const { name, value, maxAge } = token.cookie;
         try {
@@ -102,12 +106,23 @@ export async function getSession<User extends SessionUserBase>(bff: Bff<User>): 
   return bff.getSession(await cookieHeader());
 }
 
+/**
+ * The session cookie alone, as a `Cookie` header. Only that one: Next hands out cookie values
+ * URL-decoded, so rebuilding the whole header would let another cookie's value (`a=1%3B%20
+ * __Host-latchkey%3D…`, planted by a sibling subdomain) smuggle in a session cookie of its own.
+ */
 async function cookieHeader(): Promise<string> {
-  return headerOf((await cookies()).getAll());
+  return headerOf((await cookies()).get(SESSION_COOKIE));
 }
 
-function headerOf(all: { name: string; value: string }[]): string {
-  return all.map((c) => `${c.name}=${c.value}`).join('; ');
+function headerOf(cookie: { value: string } | undefined): string {
+  return cookie?.value ? `${SESSION_COOKIE}=${cookie.value}` : '';
+}
+
+/** Whether this request came from the app's own pages or the address bar (`Sec-Fetch-Site`), so a Strict cookie would be on it. */
+async function sameSiteRequest(): Promise<boolean> {
+  const site = (await headers()).get('sec-fetch-site');
+  return site === 'same-origin' || site === 'none';
 }
 
 function isBff<User extends SessionUserBase>(value: BffConfig<User> | Bff<User>): value is Bff<User> {

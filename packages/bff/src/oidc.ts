@@ -92,8 +92,9 @@ export class OidcClient {
     const nonce = oauth.generateRandomNonce();
     const url = new URL(as.authorization_endpoint);
     const params: Record<string, string> = {
-      ...this.#config.authorizationParams,
+      // The configuration's parameters last: a sign-in link never overrides them.
       ...request.params,
+      ...this.#config.authorizationParams,
       client_id: this.#config.clientId,
       redirect_uri: this.#config.redirectUri,
       response_type: 'code',

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { landingTarget } from './landing.js';
 import { protect } from './proxy.js';
 
 const proxy = protect(['/account', '/settings/']);
@@ -43,5 +44,31 @@ describe('protect()', () => {
     const response = protect(['/admin'], { basePath: '/auth/' })(new Request('https://app.example/admin'));
     expect(response?.headers.get('location')).toBe('https://app.example/auth/login?returnTo=%2Fadmin');
     expect(() => protect(['admin'])).toThrow(/must start with "\/", got "admin"/);
+  });
+
+  it('never guards the BFF\'s own routes, so protect([\'/\']) still lets people sign in', () => {
+    const everything = protect(['/']);
+    for (const path of ['/api/auth/login?returnTo=%2F', '/api/auth/callback?code=x&state=y', '/api/auth/token']) {
+      expect(everything(new Request(`https://app.example${path}`))).toBeUndefined();
+    }
+    expect(everything(new Request('https://app.example/'))?.status).toBe(307);
+  });
+
+  it.each([
+    ['next-router-prefetch', '1'],
+    ['sec-purpose', 'prefetch;prerender'],
+    ['purpose', 'prefetch'],
+  ])('answers a prefetch (%s) with 204 instead of starting a sign-in', (name, value) => {
+    const response = proxy(new Request('https://app.example/account', { headers: { [name]: value } }));
+    expect(response?.status).toBe(204);
+  });
+
+  it('looks again from this site when a navigation from another site arrives without the cookie (SameSite=Strict kept it home)', async () => {
+    const response = proxy(new Request('https://app.example/account?tab=2', { headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' } }));
+    expect(response?.status).toBe(200);
+    expect(landingTarget(await response!.text())).toBe('https://app.example/account?tab=2');
+    // From this site, no cookie means signed out: to sign-in.
+    const again = proxy(new Request('https://app.example/account?tab=2', { headers: { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'navigate' } }));
+    expect(again?.status).toBe(307);
   });
 });

@@ -6,6 +6,8 @@
  * check, since a cookie can be present yet revoked or expired.
  */
 
+import { landingResponse } from './landing.js';
+
 /** The session cookie's name (see `cookieName` in the BFF's configuration). */
 export const SESSION_COOKIE = '__Host-latchkey';
 
@@ -31,7 +33,20 @@ export function protect(paths: readonly string[], options: ProtectOptions = {}):
   const basePath = (options.basePath ?? '/api/auth').replace(/\/+$/, '');
   return (request) => {
     const url = new URL(request.url);
-    if (!prefixes.some((prefix) => covers(prefix, url.pathname)) || hasSessionCookie(request.headers.get('cookie'))) return undefined;
+    // The BFF's own routes always pass: sign-in must stay reachable, even under protect(['/']).
+    if (covers(basePath, url.pathname, false) || !prefixes.some((prefix) => covers(prefix, url.pathname))) return undefined;
+    const h = request.headers;
+    if (hasSessionCookie(h.get('cookie'))) return undefined;
+    // A prefetch is not a visit: starting a sign-in for one would only fill cookies and limits.
+    if (h.get('next-router-prefetch') !== null || /prefetch/i.test(`${h.get('sec-purpose') ?? ''}${h.get('purpose') ?? ''}`)) {
+      return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
+    }
+    // Arriving from another site (a link in an email), a SameSite=Strict cookie stays behind:
+    // look again from this site, with the cookie if there is one, before sending anyone to sign in.
+    const site = h.get('sec-fetch-site');
+    if (site === 'cross-site' && h.get('sec-fetch-mode') === 'navigate') {
+      return landingResponse(url, new Headers({ 'cache-control': 'no-store' }));
+    }
     // Repeated slashes collapsed: sign-in refuses a returnTo starting with "//" (another host).
     const returnTo = `${url.pathname.replace(/\/{2,}/g, '/')}${url.search}`;
     // Absolute, on the origin the request came to (Next refuses a relative Location from a
@@ -41,14 +56,16 @@ export function protect(paths: readonly string[], options: ProtectOptions = {}):
   };
 }
 
-/** Whether `pathname` is `prefix` or below it, compared decoded (`/%61ccount` is `/account`). */
-function covers(prefix: string, pathname: string): boolean {
+/**
+ * Whether `pathname` is `prefix` or below it, compared decoded (`/%61ccount` is `/account`).
+ * A path that cannot be decoded answers `undecodable`: protected, but never the BFF's own.
+ */
+function covers(prefix: string, pathname: string, undecodable = true): boolean {
   let path: string;
   try {
     path = decodeURIComponent(pathname);
   } catch {
-    // Undecodable: cannot be shown safe, so it counts as protected.
-    return true;
+    return undecodable;
   }
   path = path.replace(/\/{2,}/g, '/');
   return prefix === '/' || path === prefix || path.startsWith(`${prefix}/`);

@@ -5,13 +5,26 @@
  * normalising it again must not change it. Backslashes and control characters (which browsers
  * turn into `/` or drop) are refused outright. So `//evil`, `/\evil`, `/.//evil`,
  * `/%2e%2e//evil`, `https:`, `javascript:` all fail, and login cannot be an open redirect.
+ * Given the BFF's `basePath`, a path under it fails too (it would loop through sign-in).
  */
-export function safeReturnTo(value: string | null, appOrigin: string): string | undefined {
+export function safeReturnTo(value: string | null, appOrigin: string, basePath?: string): string | undefined {
   if (value === null || value === '') return '/';
   if (value.length > 2048) return undefined;
   if (!isPlainPath(value)) return undefined;
   const path = normalise(value, appOrigin);
   if (path === undefined || !isPlainPath(path) || normalise(path, appOrigin) !== path) return undefined;
+  // Never back into the BFF itself: a returnTo of /api/auth/login would sign in, land, and sign in
+  // again (revoking each new session) for ever.
+  if (basePath !== undefined) {
+    let pathname: string;
+    try {
+      // Decoded, as a router may match it: /api/%61uth is /api/auth.
+      pathname = decodeURIComponent(new URL(path, appOrigin).pathname);
+    } catch {
+      return undefined;
+    }
+    if (pathname === basePath || pathname.startsWith(`${basePath}/`)) return undefined;
+  }
   return path;
 }
 

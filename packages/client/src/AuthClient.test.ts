@@ -400,6 +400,12 @@ describe('AuthClient', () => {
       await expect(client.getAccessToken()).resolves.toBe('at-1');
     });
 
+    it('reports idle 0 for a token asked for before the first mount, not the time since 1970', async () => {
+      const w = world();
+      await w.client.getAccessToken();
+      expect(w.state.bodies[0]).toMatchObject({ idle: 0 });
+    });
+
     it('uses no randomness and no clock while constructed (servers prerender providers)', () => {
       const random = vi.spyOn(Math, 'random');
       const now = vi.fn(() => 1);

@@ -350,7 +350,9 @@ export class AuthClient {
 
   async #callBff(trigger: string, minValidity: number | undefined): Promise<void> {
     // TokenRequestBody's fields, as query parameters.
-    const query = new URLSearchParams({ idle: String(Math.max(0, Math.floor((this.#o.now() - this.#input) / 1000))) });
+    // Before the first mount (a token asked for early) the page has only just opened: idle 0.
+    const now = this.#o.now();
+    const query = new URLSearchParams({ idle: String(Math.max(0, Math.floor((now - (this.#input || now)) / 1000))) });
     if (minValidity) query.set('minValidity', String(Math.min(86_400, minValidity)));
     // Not known to be signed in yet: no cookie is a 204, not a 401 error in the console.
     const probing = this.#snapshot.status === 'loading';

@@ -33,7 +33,7 @@ export const login: Route = {
     await ctx.limit('loginPerIp', config.clientIp(request));
     const raw = url.searchParams.getAll('returnTo');
     if (raw.length > 1) throw new BffError('invalid_return_to', 400, 'returnTo was given more than once.');
-    const returnTo = safeReturnTo(raw[0] ?? null, config.appOrigin);
+    const returnTo = safeReturnTo(raw[0] ?? null, config.appOrigin, config.basePath);
     if (returnTo === undefined) {
       throw new BffError('invalid_return_to', 400, `returnTo must be a path on this site such as "/notes", got ${JSON.stringify(raw[0])}.`);
     }
