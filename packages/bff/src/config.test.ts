@@ -1,6 +1,8 @@
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
+import { resolveConfig } from './config.js';
 import { createBff } from './createBff.js';
 import { ConfigurationError } from './errors.js';
+import { testMetrics } from './test/metrics.js';
 
 const good = {
   issuer: 'https://idp.example/',
@@ -140,5 +142,30 @@ describe('typed users', () => {
     expectTypeOf(bff.getSession).returns.resolves.toEqualTypeOf<AppUser | undefined>();
     expectTypeOf(bff.findSession).returns.resolves.toEqualTypeOf<AppUser | null>();
     expectTypeOf(bff.getAccessToken).returns.resolves.toHaveProperty('user').toEqualTypeOf<AppUser>();
+  });
+});
+
+describe('onEvent and the metrics recorder', () => {
+  it('records metrics before the app’s hook runs, and a hook that throws is logged once and never reaches the BFF', async () => {
+    const t = testMetrics();
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const seen: string[] = [];
+    const config = resolveConfig({
+      ...good,
+      meterProvider: t.provider,
+      onEvent: (event) => {
+        seen.push(event.type);
+        throw new Error('a broken log pipeline');
+      },
+    });
+    const reuse = { type: 'reuse_detected', familyId: 'f', presentedVersion: 1, currentVersion: 2 } as const;
+    expect(() => config.onEvent(reuse)).not.toThrow();
+    expect(() => config.onEvent(reuse)).not.toThrow();
+    expect(seen).toEqual(['reuse_detected', 'reuse_detected']);
+    expect(await t.total('latchkey.reuse.detected')).toBe(2);
+    expect(error).toHaveBeenCalledTimes(1);
+    expect(String(error.mock.calls[0]![0])).toMatch(/onEvent hook threw/);
+    error.mockRestore();
+    await t.shutdown();
   });
 });

@@ -1,4 +1,5 @@
 import { createNoopMeter, metrics, ValueType, type Attributes, type Counter, type Histogram, type Meter, type MeterProvider } from '@opentelemetry/api';
+import { BffError } from './errors.js';
 import type { BffEvent } from './events.js';
 import type { BffStore } from './store.js';
 
@@ -225,4 +226,20 @@ function activeSessionsReader(options: BffMetricsOptions): () => Promise<number 
       });
     return reading;
   };
+}
+
+/** A failed refresh grant as `latchkey.refresh.duration` tells it (a timeout is told by the caller, which set the deadline). */
+export function refreshOutcomeOf(error: unknown): RefreshOutcome {
+  if (!(error instanceof BffError)) return 'upstream_error';
+  switch (error.code) {
+    case 'session_expired':
+      return 'invalid_grant';
+    case 'configuration_error':
+      return 'configuration_error';
+    default: {
+      // The provider call's own bound (past the caller's deadline) ran out.
+      const name = (error.cause as Error | undefined)?.name;
+      return name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'upstream_error';
+    }
+  }
 }

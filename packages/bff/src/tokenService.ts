@@ -7,6 +7,7 @@ import type { RevocationReason } from './events.js';
 import { FamilyLock } from './familyLock.js';
 import { key } from './keys.js';
 import { confirmLedger, isLedger, rotateLedger, type CachedToken, type FamilyLedger } from './ledger.js';
+import { ACTIVE_SESSIONS_KEY, refreshOutcomeOf, type RefreshOutcome, type TokenResult } from './metrics.js';
 import type { OidcClient, ProviderTokens } from './oidc.js';
 import type { Sealer } from './seal.js';
 import type { SessionData } from './session.js';
@@ -37,6 +38,8 @@ export interface TokenOutcome {
    * flight costs no round trip of its own.
    */
   revokedAfter?: Promise<boolean>;
+  /** How this request got its token, for `latchkey.token.requests` (absent: it refreshed). */
+  via?: Exclude<TokenResult, 'rejected'>;
 }
 
 /** Records outlive the family's last possible use by this much, so no late request finds them gone. */
@@ -86,6 +89,14 @@ export class TokenService {
     return this.#sealer.seal(session, this.#familyTtl(session));
   }
 
+  /** Seals a cookie that will be handed out (sign-in, rotation), and records its size. */
+  #sealCookie(session: SessionData): string {
+    const sealed = this.sealSession(session);
+    // Sealed cookies are ASCII (base64url and separators): characters are bytes.
+    this.#config.metrics.cookieSize(sealed.length);
+    return sealed;
+  }
+
   /** Reads everything the rules need about a family in one go. */
   async #state(fid: string): Promise<FamilyState> {
     const [sealed, revoked, activeAt, failure] = await this.#config.store.getMany([key('fam', fid), key('deny', fid), key('act', fid), key('fail', fid)]);
@@ -104,6 +115,17 @@ export class TokenService {
 
   /** A token with at least `minValidity` seconds left for this cookie's family (capped at what the provider's tokens can give). */
   async getToken(presented: SessionData, minValidity: number, idle: number | undefined): Promise<TokenOutcome> {
+    let result: TokenResult = 'rejected';
+    try {
+      const outcome = await this.#getToken(presented, minValidity, idle);
+      result = outcome.via ?? 'refreshed';
+      return outcome;
+    } finally {
+      this.#config.metrics.tokenRequest(result);
+    }
+  }
+
+  async #getToken(presented: SessionData, minValidity: number, idle: number | undefined): Promise<TokenOutcome> {
     const request: TokenRequest = { presented, minValidity, idle };
     const state = await this.#state(presented.fid);
     const decision = this.#decide(state, request);
@@ -112,7 +134,18 @@ export class TokenService {
       this.#noteActivity(presented, idle, state.activeAt);
       return outcome;
     }
-    const outcome = await this.#flights.run(presented.fid, () => this.#refreshUnderLock(request, state));
+    // Whether this request runs the flight, or joins one another request of this process runs.
+    let led = false;
+    const joined = this.#config.now();
+    let outcome: TokenOutcome;
+    try {
+      outcome = await this.#flights.run(presented.fid, () => {
+        led = true;
+        return this.#refreshUnderLock(request, state);
+      });
+    } finally {
+      if (!led) this.#config.metrics.lockWait((this.#config.now() - joined) / 1000);
+    }
     const cookie = outcome.session.v === presented.v ? undefined : outcome.cookie;
     // A revocation that landed while this request was in flight wins: no token leaves after it.
     let revoked: boolean;
@@ -122,9 +155,14 @@ export class TokenService {
       throw new RotatedButUnavailableError(error, { ...outcome, cookie });
     }
     if (revoked) throw new BffError('session_revoked', 401, revokedMessage);
-    if (decision.heal) this.#healed(presented, outcome.session.v, decision.staleMs);
+    let via = led ? outcome.via : 'waited';
+    // Unless the flight this request led already healed it (and said so).
+    if (decision.heal && via !== 'healed') {
+      this.#healed(presented, outcome.session.v, decision.staleMs);
+      via = 'healed';
+    }
     this.#noteActivity(presented, idle, state.activeAt);
-    return { ...outcome, cookie };
+    return { ...outcome, cookie, via };
   }
 
   /**
@@ -146,16 +184,22 @@ export class TokenService {
     }
   }
 
-  /** Acts on a decision that needs no refresh: serve, heal, fail or reject. */
-  async #settle(decision: Decision, state: FamilyState, request: TokenRequest): Promise<TokenOutcome> {
+  /**
+   * Acts on a decision that needs no refresh: serve, heal, fail or reject. `waited`: this request
+   * waited for another instance's refresh of the version it presented, so what it is served is
+   * that rotation (its cookie included), not a heal of a stale cookie, as for a request that
+   * joined a refresh in this process.
+   */
+  async #settle(decision: Decision, state: FamilyState, request: TokenRequest, waited = false): Promise<TokenOutcome> {
     const { presented } = request;
     switch (decision.action) {
       case 'serve': {
         const ledger = state.ledger!;
-        if (decision.heal) this.#healed(presented, ledger.session.v, decision.staleMs);
-        else this.#config.onEvent({ type: 'token_served_from_cache', familyId: presented.fid });
+        const via = waited ? 'waited' : decision.heal ? 'healed' : 'cached';
+        if (via === 'healed') this.#healed(presented, ledger.session.v, decision.staleMs);
+        else if (via === 'cached') this.#config.onEvent({ type: 'token_served_from_cache', familyId: presented.fid });
         if (decision.confirm) await this.#confirm(presented);
-        return this.#outcome(ledger.session, ledger.token!, decision.heal ? ledger.cookie : undefined);
+        return { ...this.#outcome(ledger.session, ledger.token!, decision.heal ? ledger.cookie : undefined), via };
       }
       case 'fail':
         this.#config.onEvent({ type: 'refresh_failed', familyId: presented.fid, reason: 'upstream_unavailable', shared: true });
@@ -218,8 +262,19 @@ export class TokenService {
    * rotation or its failure — re-deciding on fresh state each time round.
    */
   async #refreshUnderLock(request: TokenRequest, first: FamilyState): Promise<TokenOutcome> {
+    const wait: { since?: number } = {};
+    try {
+      return await this.#lockOrWait(request, first, wait);
+    } finally {
+      if (wait.since !== undefined) this.#config.metrics.lockWait((this.#config.now() - wait.since) / 1000);
+    }
+  }
+
+  async #lockOrWait(request: TokenRequest, first: FamilyState, wait: { since?: number }): Promise<TokenOutcome> {
     const waitUntil = performance.now() + this.#config.upstreamTimeoutMs + 1_000;
     const waitingSince = first.ledger?.session.v ?? request.presented.v;
+    // A cookie already behind when the wait began is still a stale one, healed as such.
+    const waitedForRotation = () => wait.since !== undefined && request.presented.v >= waitingSince;
     let state = first;
     for (;;) {
       // The state is read again with the lock, in the same round trip and after it: another
@@ -235,7 +290,7 @@ export class TokenService {
         try {
           state = await reading;
           const decision = this.#decide(state, { ...request, waitingSince });
-          if (decision.action !== 'refresh') return await this.#settle(decision, state, request);
+          if (decision.action !== 'refresh') return await this.#settle(decision, state, request, waitedForRotation());
           const current = decision.adopt ? request.presented : state.ledger!.session;
           return await this.#redeem(state, current, request.presented.v, (pending) => (holdUntil = pending));
         } finally {
@@ -246,10 +301,11 @@ export class TokenService {
         }
       }
       reading.catch(() => {});
+      wait.since ??= this.#config.now();
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       state = await this.#state(request.presented.fid);
       const decision = this.#decide(state, { ...request, waitingSince, lockedByOther: true });
-      if (decision.action !== 'wait' && decision.action !== 'refresh') return this.#settle(decision, state, request);
+      if (decision.action !== 'wait' && decision.action !== 'refresh') return this.#settle(decision, state, request, waitedForRotation());
       if (performance.now() > waitUntil) {
         throw new UpstreamError('Another server was refreshing this session and did not finish in time. Try again shortly.', { retryAfter: 2 });
       }
@@ -266,24 +322,32 @@ export class TokenService {
     const started = this.#config.now();
     const upstream = this.#oidc.refreshTokens(current.rt, Math.max(LATE_LIMIT_MS, this.#config.upstreamTimeoutMs));
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
+    const deadline = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.#config.upstreamTimeoutMs);
     });
+    let timedOut = false;
     let tokens: ProviderTokens;
     try {
-      const first = await Promise.race([upstream, timedOut]);
+      const first = await Promise.race([upstream, deadline]);
       if (first === 'timeout') {
+        timedOut = true;
         hold(upstream.then((late) => this.#rotate(state, current, late, started, presented, true)).catch(() => {}));
         throw new UpstreamError('The identity provider did not answer the refresh in time. Try again shortly.');
       }
       tokens = first;
     } catch (error) {
+      this.#refreshEnded(timedOut ? 'timeout' : refreshOutcomeOf(error), started);
       await this.#refreshFailed(error, current);
       throw error;
     } finally {
       clearTimeout(timer);
     }
     return this.#rotate(state, current, tokens, started, presented);
+  }
+
+  /** Records one refresh grant's outcome and how long it took since `started`. */
+  #refreshEnded(outcome: RefreshOutcome, started: number): void {
+    this.#config.metrics.refresh(outcome, (this.#config.now() - started) / 1000);
   }
 
   async #refreshFailed(error: unknown, current: SessionData): Promise<void> {
@@ -317,7 +381,7 @@ export class TokenService {
       rt: tokens.refreshToken ?? current.rt,
       la: Math.max(current.la ?? current.ca, state.activeAt),
     };
-    const sealed = this.sealSession(next);
+    const sealed = this.#sealCookie(next);
     const token = cachedToken(next.v, tokens, at);
     const updated = rotateLedger(ledger, current, { session: next, cookie: sealed, token, idToken: tokens.idToken }, presented, at, this.#config.graceSeconds * 1000);
     // Issued with the writes below, so in their round trip; read by getToken() after the flight.
@@ -325,11 +389,16 @@ export class TokenService {
     revokedAfter.catch(() => {});
     // Written together (one round trip to Redis). The cookie goes out even if they fail: the
     // browser must hold the only live refresh token.
+    let recorded = true;
     await Promise.all([
       this.#writeLedger(updated).then(
         () => this.#sealer.forget(state.sealedLedger),
-        (error: unknown) => console.error('[latchkey] could not record a rotation', error),
+        (error: unknown) => {
+          recorded = false;
+          console.error('[latchkey] could not record a rotation', error);
+        },
       ),
+      this.#markActive(next, tokens.expiresIn),
       // A family adopted after the store lost it joins the user's index again, so "sign out everywhere" finds it.
       !ledger && this.#index(next).catch(() => {}),
       // Only the lock holder records a failure: one was seen under this lock, or this very call timed out.
@@ -343,6 +412,14 @@ export class TokenService {
       rotated: tokens.refreshToken !== undefined && tokens.refreshToken !== current.rt,
       ...(late && { late }),
     });
+    // A late answer's grant was already counted as a timeout. The revocation read was issued
+    // before the writes, so it has settled by now: this records without a wait of its own.
+    if (!late) {
+      void revokedAfter.then(
+        (revoked) => this.#refreshEnded(revoked ? 'reuse_revoked' : recorded ? 'success' : 'store_error', started),
+        () => this.#refreshEnded('store_error', started),
+      );
+    }
     return { ...this.#outcome(next, token, sealed), revokedAfter };
   }
 
@@ -353,7 +430,7 @@ export class TokenService {
 
   /** Starts a family after sign-in: its ledger with version 1 and the first access token, indexed under the user. */
   async startFamily(session: SessionData, tokens: ProviderTokens): Promise<string> {
-    const cookie = this.sealSession(session);
+    const cookie = this.#sealCookie(session);
     const ledger: FamilyLedger = {
       session,
       cookie,
@@ -362,8 +439,27 @@ export class TokenService {
       ...(tokens.idToken !== undefined && { idToken: tokens.idToken }),
     };
     await this.#writeLedger(ledger);
-    await this.#index(session);
+    await Promise.all([this.#index(session), this.#markActive(session, tokens.expiresIn)]);
     return cookie;
+  }
+
+  /**
+   * Lists a family as live for `latchkey.sessions.active` (again after each rotation), until it
+   * can no longer be used: its absolute lifetime, or, with an idle timeout, that timeout plus one
+   * access-token lifetime (activity is reported with token calls, so none can come later than
+   * that without a refresh listing it again). Ended families are taken out. Best effort: metrics
+   * never fail a sign-in or a refresh.
+   */
+  #markActive(session: SessionData, tokenLifetime: number): Promise<unknown> {
+    const { store, idleTimeoutSeconds } = this.#config;
+    const family = this.#familyTtl(session);
+    const ttl = idleTimeoutSeconds ? Math.min(family, idleTimeoutSeconds + tokenLifetime + SLACK_SECONDS) : family;
+    return store.addToSet(ACTIVE_SESSIONS_KEY, session.fid, ttl, Number.MAX_SAFE_INTEGER).catch(() => {});
+  }
+
+  /** Takes an ended family out of the live ones; best effort (its entry expires anyway). */
+  #markEnded(fid: string): Promise<unknown> {
+    return this.#config.store.removeFromSet(ACTIVE_SESSIONS_KEY, fid).catch(() => {});
   }
 
   /**
@@ -391,7 +487,7 @@ export class TokenService {
   }
 
   async #denylist(session: SessionData, reason: RevocationReason): Promise<void> {
-    await this.#config.store.set(key('deny', session.fid), reason, this.#familyTtl(session));
+    await Promise.all([this.#config.store.set(key('deny', session.fid), reason, this.#familyTtl(session)), this.#markEnded(session.fid)]);
   }
 
   /**
@@ -427,7 +523,10 @@ export class TokenService {
     }
     // Out of the user's index (ended families would otherwise stay listed until they expire).
     const sub = sessions[0]?.user.sub;
-    if (sub) await store.removeFromSet(key('user', sub), fid).catch((error: unknown) => void (storeError ??= error));
+    await Promise.all([
+      sub && store.removeFromSet(key('user', sub), fid).catch((error: unknown) => void (storeError ??= error)),
+      this.#markEnded(fid),
+    ]);
     if (storeError) throw storeError;
     if (wasLive && reason !== 'logout' && reason !== 'expired') this.#config.onEvent({ type: 'session_revoked', familyId: fid, reason });
     return wasLive;
