@@ -59,6 +59,9 @@ redis.call('ZREM', KEYS[1], ARGV[2])
 return 1`;
 const MEMBERS = `${UPGRADE_SET}
 return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')`;
+// How many members have not expired: O(log n), for sets too large to read (every live family).
+const COUNT_SET = `${UPGRADE_SET}
+return redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf')`;
 
 /**
  * A {@link BffStore} on Redis, for more than one BFF instance: locks are `SET NX PX`, lock
@@ -114,6 +117,9 @@ export function redisStore(options: RedisStoreOptions): BffStore {
     async members(key) {
       const members = await (await ready).eval(MEMBERS, { keys: [k(key)], arguments: [String(Date.now())] });
       return Array.isArray(members) ? members.map(String) : [];
+    },
+    async countSet(key) {
+      return Number(await (await ready).eval(COUNT_SET, { keys: [k(key)], arguments: [String(Date.now())] }));
     },
   };
 }

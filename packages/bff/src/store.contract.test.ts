@@ -90,6 +90,18 @@ function contract(name: string, make: () => Promise<{ store: BffStore; wait: (ms
       expect(await store.members(k)).toEqual(['family-b']);
     });
 
+    it('countSet counts the members that have not expired or been taken out', async () => {
+      const k = key('count');
+      expect(await store.countSet!(k)).toBe(0);
+      await store.addToSet(k, 'family-a', 60);
+      await store.addToSet(k, 'family-b', 1);
+      await store.addToSet(k, 'family-c', 60);
+      await store.removeFromSet(k, 'family-c');
+      expect(await store.countSet!(k)).toBe(2);
+      await wait(1_200);
+      expect(await store.countSet!(k)).toBe(1);
+    });
+
     it('addToSet with maxMembers drops the members due to expire first, and says which', async () => {
       const k = key('bounded');
       await store.addToSet(k, 'oldest', 100, 3);
@@ -105,6 +117,24 @@ function contract(name: string, make: () => Promise<{ store: BffStore; wait: (ms
 contract('memory', async () => {
   let now = 1_000_000;
   return { store: memoryStore({ now: () => now }), wait: async (ms) => void (now += ms) };
+});
+
+describe('memoryStore() sets', () => {
+  it('keeps a set of thousands of members (every live family) exact while sweeping it only now and then', async () => {
+    let now = 1_000_000;
+    const store = memoryStore({ now: () => now });
+    for (let i = 0; i < 3_000; i++) await store.addToSet('latchkey:active', `short-${i}`, 1);
+    for (let i = 0; i < 500; i++) await store.addToSet('latchkey:active', `long-${i}`, 60);
+    expect(await store.countSet!('latchkey:active')).toBe(3_500);
+    now += 1_500;
+    expect(await store.countSet!('latchkey:active')).toBe(500);
+    expect(await store.members('latchkey:active')).toHaveLength(500);
+    // The set lives as long as its last member, however long ago it was swept.
+    now += 58_000;
+    expect(await store.countSet!('latchkey:active')).toBe(500);
+    now += 1_000;
+    expect(await store.countSet!('latchkey:active')).toBe(0);
+  });
 });
 
 let redis: RedisServer;
