@@ -1,6 +1,6 @@
 import { createBff, sharedMemoryStore, type Bff, type BffConfig } from '@latchkey/bff';
 import { nextAuth, type NextAuth } from '@latchkey/bff/next';
-import { redisStore } from '@latchkey/bff/redis';
+import { redisAuditSink, redisStore } from '@latchkey/bff/redis';
 import { createVerifier } from '@latchkey/resource';
 import { createClient } from 'redis';
 import { demoConfig, rateLimitsFromEnv } from './config';
@@ -12,28 +12,42 @@ let bff: Bff | undefined;
  * Not at import: `next build` imports route modules on machines that hold no secrets.
  */
 export function getBff(): Bff {
-  bff ??= createBff({
+  bff ??= makeBff();
+  return bff;
+}
+
+function makeBff(): Bff {
+  const redis = demoConfig.redisUrl
+    ? createClient({ url: demoConfig.redisUrl })
+        .on('error', (error: Error) => console.error('[demo] redis:', error.message))
+        .connect()
+    : undefined;
+  return createBff({
     issuer: demoConfig.issuer,
     clientId: demoConfig.clientId,
     clientSecret: demoConfig.clientSecret,
     appOrigin: demoConfig.appOrigin,
     cookieSecret: demoConfig.cookieSecret,
     scope: demoConfig.scope,
+    // roles: /admin is for users whose ID token says admin (alice in the dev provider).
+    userClaims: ['sub', 'name', 'email', 'preferred_username', 'roles'],
     allowInsecureHttp: demoConfig.allowInsecureHttp,
     trustProxy: demoConfig.trustProxy,
     ...(rateLimitsFromEnv() !== undefined && { rateLimits: rateLimitsFromEnv() as BffConfig['rateLimits'] }),
     ...(demoConfig.graceSeconds !== undefined && { graceSeconds: demoConfig.graceSeconds }),
     // With REDIS_URL, every instance of the demo shares one store; without it, each keeps its
     // own memory, shared by the copies of this module that Next's bundle layers make.
-    store: demoConfig.redisUrl
-      ? redisStore({
-          client: createClient({ url: demoConfig.redisUrl })
-            .on('error', (error: Error) => console.error('[demo] redis:', error.message))
-            .connect(),
-        })
-      : sharedMemoryStore(),
+    store: redis ? redisStore({ client: redis }) : sharedMemoryStore(),
+    // With Redis, one audit trail (a capped stream) for every instance's /admin; without it, the
+    // default: JSON lines on the console and the last records in this process.
+    ...(redis && { audit: redisAuditSink({ client: redis, maxLen: 10_000 }) }),
   });
-  return bff;
+}
+
+/** Whether a session's user may use /admin: the ID token's `roles` claim holds `admin`. */
+export function isAdmin(user: object | null | undefined): boolean {
+  const roles = (user as { roles?: unknown } | null | undefined)?.roles;
+  return Array.isArray(roles) && roles.includes('admin');
 }
 
 let auth: NextAuth | undefined;
