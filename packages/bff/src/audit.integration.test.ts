@@ -140,6 +140,16 @@ describe('the audit trail, alerts and the operations API against the real provid
     expect(records.filter((r) => r.type === 'revoke' && r.sub === 'bob').map((r) => r.outcome)).toEqual(['revoke_family', 'revoke_user']);
   });
 
+  it('records the user from the session cookie on an instance that never saw the sign-in', async () => {
+    const sink = memoryAuditSink({ write: false });
+    // Its own Redis connection, so its own process-wide state: it knows nothing of this family.
+    const other = h.instance({ store: redisStore({ client: await redis.client() }), audit: sink });
+    const cookie = await signIn('alice', '203.0.113.11');
+    h.age(301);
+    expect((await other.token(cookie, {}, fromClient('203.0.113.11'))).status).toBe(200);
+    expect(await sink.recent!(5)).toEqual([expect.objectContaining({ event: 'token_refreshed', sub: 'alice', family: hash((await unseal(cookie)).fid), ip: '203.0.113.11' })]);
+  });
+
   it('records no IP when no proxy is trusted: X-Forwarded-For is then the client\'s own word', async () => {
     const sink = memoryAuditSink({ write: false });
     const direct = h.instance({ trustProxy: 0, audit: sink });

@@ -94,6 +94,15 @@ describe('createBff() configuration', () => {
     expect(() => createBff({ ...good, cookieSecret: { 2: `${good.cookieSecret}-new`, 1: good.cookieSecret } }).check()).not.toThrow();
   });
 
+  it('caps a user at 50 live sessions by default, as providers cap refresh tokens per user', () => {
+    expect(createBff(good).config.maxSessionsPerUser).toBe(50);
+    expect(createBff({ ...good, maxSessionsPerUser: 3 }).config.maxSessionsPerUser).toBe(3);
+  });
+
+  it('checks alert thresholds with the rest of the configuration, naming the one at fault', () => {
+    expect(() => createBff({ ...good, alertThresholds: { heals: { count: 0, windowSeconds: 60 } } }).check()).toThrow(/"alertThresholds.heals"/);
+  });
+
   it('takes lifetime presets as plain options', async () => {
     const { sessionPresets } = await import('./config.js');
     const bff = createBff({ ...good, ...sessionPresets.pciDss });
