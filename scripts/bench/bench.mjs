@@ -20,6 +20,7 @@ import { demoClient } from '../soak/workspace.mjs';
 import { fanOutRun } from './fanout.mjs';
 import { bareAttempt, grantAttempt, latency, percentile, refreshAttempt, throughput } from './measure.mjs';
 import { leakSoak } from './leakSoak.mjs';
+import { metricsCost } from './metricsCost.mjs';
 import { printFanOut, printLatency, printRatios, printSoak, printThroughput } from './report.mjs';
 import { cookieOpener, signInMany, tokenUrl } from './sessions.mjs';
 import { buildAll, demoBuildIsStale, startDemo, treeCpuMs } from './stack.mjs';
@@ -28,7 +29,7 @@ const EXIT = { ok: 0, couldNotRun: 2, interrupted: 130 };
 const FAN_OUTS = [1, 20, 200];
 const DEFAULT_SOAK_MINUTES = 30;
 
-const USAGE = `usage: pnpm bench [--quick] [--rounds N] [--no-build] [--soak [minutes]] [--soak-only]
+const USAGE = `usage: pnpm bench [--quick] [--rounds N] [--no-build] [--soak [minutes]] [--soak-only] [--metrics]
   --quick            shorter phases and fan-out runs (about 2 minutes instead of 5)
   --rounds N         A/B rounds per store (default 2, at least 2)
   --no-build         use apps/demo/.next as it is, even when older than the sources
@@ -36,7 +37,9 @@ const USAGE = `usage: pnpm bench [--quick] [--rounds N] [--no-build] [--soak [mi
                      heap after full GCs, RSS, Redis used_memory and keys, sampled after the
                      first 10 % (warm-up) and up to the end; growth per hour, per sign-in and
                      per refresh, with no threshold (README.md, "Leak soak", tells how to read it)
-  --soak-only        the leak soak alone, without the phases above (--soak's minutes, or ${DEFAULT_SOAK_MINUTES})`;
+  --soak-only        the leak soak alone, without the phases above (--soak's minutes, or ${DEFAULT_SOAK_MINUTES})
+  --metrics          instead of all that: the cached /token A/B on the demo without and with the
+                     OpenTelemetry SDK (METRICS_BEARER_TOKEN unset and set), in one run, and the ratio`;
 
 /** Phase lengths and sizes; `--quick` trades precision for time. */
 const PROFILES = {
@@ -58,6 +61,7 @@ function options() {
       'no-build': { type: 'boolean', default: false },
       soak: { type: 'string' },
       'soak-only': { type: 'boolean', default: false },
+      metrics: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -71,6 +75,7 @@ function options() {
   if (!Number.isFinite(soakMinutes) || soakMinutes < (values.soak === undefined ? 0 : 1) || soakMinutes > 24 * 60) {
     throw new Error(`--soak takes minutes from 1 to 1440, got ${JSON.stringify(values.soak)}`);
   }
+  if (values.metrics && (values.soak !== undefined || values['soak-only'])) throw new Error('--metrics runs on its own: leave out --soak and --soak-only');
   const profile = values.quick ? 'quick' : 'default';
   return {
     profile,
@@ -81,6 +86,7 @@ function options() {
     fanOutIntervalMs: 1000,
     soakMinutes,
     soakOnly: values['soak-only'],
+    metrics: values.metrics,
   };
 }
 
@@ -121,7 +127,7 @@ async function run(opts, children, interrupted) {
   const load = loadavg()[0] ?? NaN;
   const soak = opts.soakMinutes ? `${opts.soakOnly ? 'only ' : 'then '}a leak soak of ${opts.soakMinutes} min` : '';
   say(
-    `${opts.profile}: ${opts.soakOnly ? soak : `${opts.rounds} rounds per store, phases of ${opts.measureS} s after ${opts.warmS} s of warm-up${soak ? `, ${soak}` : ''}`}, access tokens of ${opts.lifetimeS} s; ` +
+    `${opts.profile}: ${opts.soakOnly ? soak : `${opts.rounds} rounds per ${opts.metrics ? 'instance' : 'store'}, phases of ${opts.measureS} s after ${opts.warmS} s of warm-up${soak ? `, ${soak}` : ''}`}, access tokens of ${opts.lifetimeS} s; ` +
       `Node ${process.version}, ${cpus().length} CPUs, load average ${load.toFixed(2)} at start`,
   );
   if (load > cpus().length / 2) say(`the machine is busy (load ${load.toFixed(2)}): figures will be noisier than usual`);
@@ -130,6 +136,10 @@ async function run(opts, children, interrupted) {
     const t0 = Date.now();
     buildAll();
     say(`built in ${seconds(Date.now() - t0)}`);
+  }
+  if (opts.metrics) {
+    await metricsCost({ opts, children, interrupted, say });
+    return interrupted.aborted ? EXIT.interrupted : EXIT.ok;
   }
 
   // Both demo origins must be registered with the provider before it starts.

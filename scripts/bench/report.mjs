@@ -140,6 +140,26 @@ export function printRatios({ stores, throughputRows, latencyRows, fanOutRows })
   }
 }
 
+/**
+ * `--metrics`: the instance with the OpenTelemetry SDK against the one without, from the rounds
+ * pooled (each round's own in brackets). The bare route records no metric, so its ratio is the
+ * two processes' own difference; the last line divides it out.
+ * @param {ThroughputRow[]} rows rows of the stores "no SDK" and "SDK"
+ */
+export function printMetricsCost(rows) {
+  const of = (store, route, round) => rows.filter((r) => r.store === store && r.route === route && (round === undefined || r.round === round));
+  const rounds = [...new Set(rows.map((r) => r.round))];
+  if (rounds.length === 0) return;
+  const tput = (route) => (round) => rate(of('SDK', route, round)) / rate(of('no SDK', route, round));
+  const cpu = (route) => (round) => cpuPerRequest(of('SDK', route, round)) / cpuPerRequest(of('no SDK', route, round));
+  const each = (f) => rounds.map((n) => f(n).toFixed(2)).join(', ');
+  const line = (label, t, c) => console.log(`  ${label}: throughput ${times(t(undefined))} (rounds ${each(t)}), CPU per request ${times(c(undefined))} (rounds ${each(c)})`);
+  line('SDK ÷ no SDK, cached /token', tput('cached'), cpu('cached'));
+  line('SDK ÷ no SDK, bare route (no metric recorded: the processes\' own difference)', tput('bare'), cpu('bare'));
+  const relative = (f) => (round) => f('cached')(round) / f('bare')(round);
+  line('SDK ÷ no SDK, cached /token relative to its own bare route', relative(tput), relative(cpu));
+}
+
 const megabytes = (bytes) => (Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : 'n/a');
 const signedMb = (bytes) => (Number.isFinite(bytes) ? `${bytes < 0 ? '−' : '+'}${(Math.abs(bytes) / 1024 / 1024).toFixed(2)} MB` : 'n/a');
 const signedKb = (bytes) => (Number.isFinite(bytes) ? `${bytes < 0 ? '−' : '+'}${(Math.abs(bytes) / 1024).toFixed(1)} KB` : 'n/a');
