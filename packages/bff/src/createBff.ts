@@ -36,7 +36,7 @@ export interface Bff<User extends SessionUserBase = SessionUser> {
    * store or provider trouble rejects (an `UpstreamError` or a 503 `BffError`) instead of
    * answering signed out, so a blip never renders a signed-in person as a visitor.
    */
-  findSession(cookieHeader: string | null): Promise<User | null>;
+  findSession(cookieHeader: string | null, options?: FindSessionOptions): Promise<User | null>;
   /**
    * "Sign out everywhere": revokes every session family of a user (by `sub`) upstream and
    * denylists them, so each of their cookies gets 401 `session_revoked`. Answers how many.
@@ -66,6 +66,17 @@ export interface Bff<User extends SessionUserBase = SessionUser> {
   check(): void;
   /** The resolved configuration, without the client secret or the cookie passwords (resolved on first read). */
   readonly config: Readonly<PublicConfig>;
+}
+
+/** Options of {@link Bff.findSession}. */
+export interface FindSessionOptions {
+  /**
+   * Whether a family the store does not know (a restarted memory store, another instance's
+   * memory) is confirmed with the provider by a refresh (default true). Where the rotated
+   * cookie cannot be written (server components), pass false: the family then counts as signed
+   * in on its cookie's word, and the browser's next `/token` call confirms it.
+   */
+  confirmUnknown?: boolean;
 }
 
 /** What {@link Bff.getAccessToken} answers. */
@@ -124,7 +135,7 @@ export function createBff<User extends SessionUserBase = SessionUser>(options: B
     },
     // async: a bad configuration rejects like any other failure, never throws synchronously.
     getSession: async (cookieHeader) => get().getSession(cookieHeader),
-    findSession: async (cookieHeader) => get().findSession(cookieHeader),
+    findSession: async (cookieHeader, options) => get().findSession(cookieHeader, options),
     getAccessToken: async (cookieHeader, o) => get().getAccessToken(cookieHeader, o),
     revokeUser: async (sub) => get().admin.revokeUser(sub),
     revokeFamily: async (familyId) => {
@@ -270,15 +281,15 @@ function build(options: BffConfig<SessionUserBase>) {
   /** Server code (server components, actions, route handlers) calls without a Request: no IP or user agent to record. */
   const serverContext = (): RequestContext => ({ route: 'server', events: [] });
 
-  function findSession(cookieHeader: string | null): Promise<SessionUser | null> {
-    return withRequestContext(serverContext(), () => findSessionNow(cookieHeader));
+  function findSession(cookieHeader: string | null, options: FindSessionOptions = {}): Promise<SessionUser | null> {
+    return withRequestContext(serverContext(), () => findSessionNow(cookieHeader, options.confirmUnknown ?? true));
   }
 
-  async function findSessionNow(cookieHeader: string | null): Promise<SessionUser | null> {
+  async function findSessionNow(cookieHeader: string | null, confirmUnknown: boolean): Promise<SessionUser | null> {
     const raw = readCookie(cookieHeader, config.cookieName);
     const presented = open(raw);
     if (!presented) return null;
-    const confirmed = await tokens.confirm(presented);
+    const confirmed = await tokens.confirm(presented, confirmUnknown);
     if (!confirmed) return null;
     // A copy: what the sealer opened is shared and frozen.
     return structuredClone(confirmed === 'signed_in' ? presented.user : confirmed.session.user);

@@ -282,6 +282,22 @@ describe('revocation is durable', () => {
     expect((await h.idp.stats()).reuseDetected).toBe(0);
   });
 
+  it('with confirmUnknown: false (server components), takes a family another instance knows on its cookie\'s word, refreshing nothing, so the browser\'s cookie stays good there', async () => {
+    const cookie = await h.signIn('bob');
+    // A second instance with a memory of its own, as a cold server behind a load balancer.
+    const cold = h.instance({ store: memoryStore() });
+    const before = (await h.idp.stats()).grants.refresh_token;
+    expect(await cold.bff.findSession(`__Host-latchkey=${cookie}`, { confirmUnknown: false })).toMatchObject({ sub: 'bob' });
+    expect((await h.idp.stats()).grants.refresh_token).toBe(before);
+    // The instance that knows the family still serves the browser's cookie: nothing was spent.
+    h.age(61);
+    expect((await h.token(cookie)).status).toBe(200);
+    expect((await h.idp.stats()).reuseDetected).toBe(0);
+    // A logout the cold instance knows of still counts: its denylist is read first.
+    expect((await cold.bff.handle(new Request(`${APP}/api/auth/logout`, { method: 'POST', headers: { cookie: `__Host-latchkey=${cookie}`, 'x-latchkey': '1', 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' } }))).status).toBe(200);
+    expect(await cold.bff.findSession(`__Host-latchkey=${cookie}`, { confirmUnknown: false })).toBeNull();
+  });
+
   it('signs out even while the store is down: 200, cookie cleared, and the refresh token revoked upstream', async () => {
     const store = memoryStore();
     let down = false;

@@ -1,4 +1,4 @@
-export { createBff, type Bff, type ServerAccessToken } from './createBff.js';
+export { createBff, type Bff, type FindSessionOptions, type ServerAccessToken } from './createBff.js';
 export { DEFAULT_RATE_LIMITS, sessionPresets, type BffConfig, type CookieSecret, type RateLimit, type RateLimits } from './config.js';
 export { memoryStore, sharedMemoryStore, type BffStore } from './store.js';
 export { jsonLinesLogger, type BffEvent, type RevocationReason } from './events.js';

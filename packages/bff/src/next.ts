@@ -72,13 +72,15 @@ export function nextAuth<User extends SessionUserBase = SessionUser>(options: Bf
       // No cookie on a navigation from another site says nothing: SameSite=Strict keeps it
       // home. Unknown, so the browser asks the BFF itself (where the cookie does travel).
       if (header === '' && !(await sameSiteRequest())) return undefined;
-      return bff.findSession(header).catch((error: unknown) => {
+      // No refresh to confirm a family the store does not know: its new cookie could be lost
+      // here; the browser's own /token call confirms it (see FindSessionOptions).
+      return bff.findSession(header, { confirmUnknown: false }).catch((error: unknown) => {
         if (error instanceof ConfigurationError) throw error;
         return undefined;
       });
     },
     async requireSession({ returnTo = '/' } = {}) {
-      const user = await bff.findSession(await cookieHeader());
+      const user = await bff.findSession(await cookieHeader(), { confirmUnknown: false });
       if (user) return user;
       const path = safeReturnTo(returnTo, bff.config.appOrigin, bff.config.basePath);
       if (path === undefined) throw new RangeError(`returnTo must be a path on this site such as "/account", got ${JSON.stringify(returnTo)}.`);

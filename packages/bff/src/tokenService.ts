@@ -171,11 +171,15 @@ export class TokenService {
    * refresh before it counts; its new cookie goes out where the caller can set cookies, and
    * until one comes back the presented cookie keeps healing.
    */
-  async confirm(presented: SessionData): Promise<TokenOutcome | 'signed_in' | undefined> {
+  async confirm(presented: SessionData, refreshUnknown = true): Promise<TokenOutcome | 'signed_in' | undefined> {
     const state = await this.#state(presented.fid);
     const decision = this.#decide(state, { presented, minValidity: 0, idle: undefined });
     if (decision.action === 'reject') return undefined;
     if (state.ledger && presented.v <= state.ledger.session.v) return 'signed_in';
+    // Where a rotated cookie could not be written (a server component), an unknown family is
+    // taken on its cookie's word (sealed by us, within its lifetimes, not denylisted here): a
+    // refresh now would spend the cookie's token, and another instance would then see reuse.
+    if (!refreshUnknown) return 'signed_in';
     try {
       return await this.getToken(presented, 0, undefined);
     } catch (error) {
@@ -384,13 +388,10 @@ export class TokenService {
     const sealed = this.#sealCookie(next);
     const token = cachedToken(next.v, tokens, at);
     const updated = rotateLedger(ledger, current, { session: next, cookie: sealed, token, idToken: tokens.idToken }, presented, at, this.#config.graceSeconds * 1000);
-    // Issued with the writes below, so in their round trip; read by getToken() after the flight.
-    const revokedAfter = this.isRevoked(next.fid);
-    revokedAfter.catch(() => {});
     // Written together (one round trip to Redis). The cookie goes out even if they fail: the
     // browser must hold the only live refresh token.
     let recorded = true;
-    await Promise.all([
+    const writes = Promise.all([
       this.#writeLedger(updated).then(
         () => this.#sealer.forget(state.sealedLedger),
         (error: unknown) => {
@@ -404,6 +405,11 @@ export class TokenService {
       // Only the lock holder records a failure: one was seen under this lock, or this very call timed out.
       (state.sharedFailure || late) && store.delete(key('fail', current.fid)).catch(() => {}),
     ]);
+    // Sent after the writes, in their round trip (no wait of its own): a revocation that lands
+    // while they travel is still seen. getToken() reads it after the flight.
+    const revokedAfter = this.isRevoked(next.fid);
+    revokedAfter.catch(() => {});
+    await writes;
     this.#config.onEvent({
       type: 'token_refreshed',
       familyId: next.fid,
@@ -412,8 +418,8 @@ export class TokenService {
       rotated: tokens.refreshToken !== undefined && tokens.refreshToken !== current.rt,
       ...(late && { late }),
     });
-    // A late answer's grant was already counted as a timeout. The revocation read was issued
-    // before the writes, so it has settled by now: this records without a wait of its own.
+    // A late answer's grant was already counted as a timeout. The revocation read travelled with
+    // the writes, so it has settled or soon will: this records without a wait of its own.
     if (!late) {
       void revokedAfter.then(
         (revoked) => this.#refreshEnded(revoked ? 'reuse_revoked' : recorded ? 'success' : 'store_error', started),
