@@ -7,36 +7,20 @@
  * with `types` first and the same targets as in the workspace, and 'use client' on modules that
  * use React's client APIs. Runs offline. Exits 1 on any problem.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT, buildWorkspaces, packWorkspace, run, workspaces as listWorkspaces } from './workspacePackages.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'node_modules/.bin');
 const readJson = (/** @type {string} */ file) => JSON.parse(readFileSync(file, 'utf8'));
 
-/** Runs a command; returns its exit status and combined output. */
-function run(/** @type {string} */ command, /** @type {string[]} */ args, cwd = ROOT) {
-  const result = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
-  if (result.error) throw result.error;
-  return { ok: result.status === 0, output: `${result.stdout}${result.stderr}`.trim() };
-}
-
-const workspaces = [...['packages', 'apps'].flatMap((dir) => readdirSync(join(ROOT, dir)).map((name) => join(ROOT, dir, name))), join(ROOT, 'e2e')]
-  .flatMap((dir) => {
-    try {
-      return [{ dir, manifest: readJson(join(dir, 'package.json')) }];
-    } catch {
-      return [];
-    }
-  });
+const workspaces = listWorkspaces();
 const privateNames = new Set(workspaces.filter((w) => w.manifest.private).map((w) => w.manifest.name));
 const publishable = workspaces.filter((w) => !w.manifest.private);
 const license = readFileSync(join(ROOT, 'LICENSE'), 'utf8');
 
-const build = run('pnpm', ['-s', 'turbo', 'run', 'build', '--output-logs=errors-only', ...publishable.map((w) => `--filter=${w.manifest.name}`)]);
+const build = buildWorkspaces(publishable);
 if (!build.ok) {
   console.error(build.output);
   console.error('check:packages: the build failed');
@@ -48,13 +32,12 @@ let failed = 0;
 try {
   for (const { dir, manifest } of publishable) {
     const problems = /** @type {string[]} */ ([]);
-    const packed = run('pnpm', ['pack', '--json', '--pack-destination', work], dir);
+    const packed = packWorkspace(dir, work);
     if (!packed.ok) {
       console.error(packed.output);
       problems.push('pnpm pack failed');
     } else {
-      const { filename, files } = JSON.parse(packed.output);
-      const paths = files.map((/** @type {{ path: string }} */ f) => f.path);
+      const { filename, files: paths } = packed;
       const unpacked = join(work, manifest.name.replace('/', '+'));
       mkdirSync(unpacked);
       run('tar', ['-xzf', filename, '-C', unpacked]);
