@@ -2,7 +2,7 @@
 # Installs what the tests need (pnpm, packages, Chromium, Redis, promtool) and runs every suite:
 # type checks, the packed packages (publint, attw), unit and integration tests (vitest), the
 # Prometheus alert rules (promtool) and
-# browser tests (Playwright).
+# browser tests (Playwright), then brand-new create-next-app apps made from the README alone.
 # Ends with one line "N passed, M failed" over all suites.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,5 +29,8 @@ pnpm -s vitest run --config deploy/prometheus/vitest.config.ts --reporter=defaul
 say "browser tests (Chromium)"
 pnpm -s playwright test -c e2e/playwright.config.ts || status=1
 
-node scripts/summary.mjs test-results/unit.json test-results/alerts.json test-results/e2e.json || status=1
+say "fresh apps from the README (create-next-app 16 and 15, packed packages, Chromium)"
+pnpm -s playwright test -c scripts/freshApp/playwright.config.ts || status=1
+
+node scripts/summary.mjs test-results/unit.json test-results/alerts.json test-results/e2e.json test-results/fresh-app.json || status=1
 exit $status
