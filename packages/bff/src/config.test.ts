@@ -79,10 +79,10 @@ describe('createBff() configuration', () => {
     expect(resolveConfig(rest, env).appOrigin).toBe(origin);
   });
 
-  it('requires appOrigin in production elsewhere, saying which variable to set', async () => {
+  it.each([['production', { NODE_ENV: 'production', APP_ORIGIN: '' }], ['no NODE_ENV at all (node server.js, a container)', {}]])('requires appOrigin in %s, saying which variable to set', async (_name, env) => {
     const { resolveConfig } = await import('./config.js');
     const { appOrigin: _a, ...rest } = good;
-    expect(() => resolveConfig(rest, { NODE_ENV: 'production', APP_ORIGIN: '' })).toThrow(/"appOrigin" is required: pass it to createBff\(\) or set APP_ORIGIN.*APP_ORIGIN=https:\/\/app.example.com/);
+    expect(() => resolveConfig(rest, env)).toThrow(/"appOrigin" is required: pass it to createBff\(\) or set APP_ORIGIN.*APP_ORIGIN=https:\/\/app.example.com/);
   });
 
   it.each(['http://localhost:4000', 'http://127.0.0.1:4000', 'http://[::1]:4000'])('accepts an http: issuer on this machine without a flag: %s', (issuer) => {

@@ -28,8 +28,9 @@ export interface BffConfig<User extends SessionUserBase = SessionUser> extends A
   clientSecret?: string;
   /**
    * The app's origin (scheme, host, port): the only origin allowed to POST, and the base of
-   * redirects. Default `APP_ORIGIN`; without it, `http://localhost:$PORT` (port 3000) outside
-   * production, and on Vercel the deployment's own URL. Never taken from a request's headers.
+   * redirects. Default `APP_ORIGIN`; without it, `http://localhost:$PORT` (port 3000) when
+   * NODE_ENV is development or test (`next dev`), and on Vercel the deployment's own URL.
+   * Never taken from a request's headers.
    */
   appOrigin?: string;
   /** Secret(s) sealing the session cookie, each at least 32 characters (default `LATCHKEY_COOKIE_SECRET`). */
@@ -330,14 +331,15 @@ function withMetrics(onEvent: (event: BffEvent) => void, metrics: BffMetrics): (
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
- * The app's origin where the platform says it: `next dev` (any non-production run) serves
+ * The app's origin where the platform says it: `next dev` (NODE_ENV development or test) serves
  * `http://localhost:$PORT`; Vercel names each deployment's URL. Elsewhere in production:
  * nothing, and the option is required.
  */
 function defaultAppOrigin(env: Env): string | undefined {
   const vercel = env.VERCEL_ENV === 'production' ? env.VERCEL_PROJECT_PRODUCTION_URL : env.VERCEL_URL;
   if (vercel) return `https://${vercel}`;
-  if (env.NODE_ENV !== 'production') return `http://localhost:${env.PORT || 3000}`;
+  // Only where a dev server says so: an unset NODE_ENV (`node server.js`, a container) is not taken for one.
+  if (env.NODE_ENV === 'development' || env.NODE_ENV === 'test') return `http://localhost:${env.PORT || 3000}`;
   return undefined;
 }
 

@@ -19,7 +19,7 @@ import { session } from './routes/session.js';
 import { MAX_MIN_VALIDITY, token } from './routes/token.js';
 import { Sealer } from './seal.js';
 import { isSessionData, type SessionData } from './session.js';
-import { TokenService } from './tokenService.js';
+import { RotatedButUnavailableError, TokenService, type TokenOutcome } from './tokenService.js';
 
 /** The BFF: one Web-standard handler for every route under `basePath`. */
 export interface Bff<User extends SessionUserBase = SessionUser> {
@@ -55,7 +55,8 @@ export interface Bff<User extends SessionUserBase = SessionUser> {
    * When the family rotated, `cookie` is the new session cookie: set it where the response can
    * carry it. Where it cannot (a server component), the rotation stays pending on the server and
    * the browser's next call receives it, so its cookie keeps working. Rejects with
-   * {@link BffError} `login_required` when there is no readable session.
+   * {@link BffError} `login_required` when there is no readable session; when the provider
+   * rotated but the store failed, with a 503 `store_unavailable` whose `cookie` must still be set.
    */
   getAccessToken(cookieHeader: string | null, options?: { minValidity?: number }): Promise<ServerAccessToken<User>>;
   /**
@@ -311,14 +312,24 @@ function build(options: BffConfig<SessionUserBase>) {
     }
     const presented = open(readCookie(cookieHeader, config.cookieName));
     if (!presented) throw new BffError('login_required', 401, 'Not signed in.');
-    // Server calls are not a person's activity: no idle report.
-    const outcome = await tokens.getToken(presented, minValidity, undefined);
+    const cookieOf = (outcome: TokenOutcome): ServerAccessToken['cookie'] =>
+      outcome.cookie === undefined
+        ? undefined
+        : { name: config.cookieName, value: outcome.cookie, maxAge: tokens.remainingLifetime(outcome.session), header: context.sessionCookie(outcome.cookie, outcome.session) };
+    let outcome: TokenOutcome;
+    try {
+      // Server calls are not a person's activity: no idle report.
+      outcome = await tokens.getToken(presented, minValidity, undefined);
+    } catch (error) {
+      // The provider rotated but the store failed: no token, yet the new cookie holds the only
+      // live refresh token. It rides on the error (`cookie`) for the caller to set, as /token does.
+      if (error instanceof RotatedButUnavailableError) throw Object.assign(error, { cookie: cookieOf(error.outcome) });
+      throw error;
+    }
     const { accessToken, expiresAt, expiresIn, scope, user } = outcome.body;
     const token: ServerAccessToken = { accessToken, expiresAt, expiresIn, scope, user: structuredClone(user) };
-    if (outcome.cookie) {
-      const maxAge = tokens.remainingLifetime(outcome.session);
-      token.cookie = { name: config.cookieName, value: outcome.cookie, maxAge, header: context.sessionCookie(outcome.cookie, outcome.session) };
-    }
+    const cookie = cookieOf(outcome);
+    if (cookie) token.cookie = cookie;
     return token;
   }
 

@@ -94,6 +94,15 @@ describe('nextAuth()', () => {
     await expect(auth.getAccessToken()).resolves.toMatchObject({ accessToken: 'at' });
   });
 
+  it('getAccessToken() still sets the rotated cookie when the store failed after the provider rotated, then rethrows', async () => {
+    jar.set('__Host-latchkey', 'v1');
+    const { bff, raw } = fakeBff();
+    const failure = Object.assign(new Error('store down'), { cookie: { name: '__Host-latchkey', value: 'v2', maxAge: 100, header: '' } });
+    raw.getAccessToken.mockRejectedValueOnce(failure);
+    await expect(nextAuth(bff).getAccessToken()).rejects.toBe(failure);
+    expect(jar.get('__Host-latchkey')).toBe('v2');
+  });
+
   it('requireSession() sends a visitor to sign-in with returnTo, and refuses a returnTo off the site', async () => {
     const { bff } = fakeBff();
     const auth = nextAuth(bff);

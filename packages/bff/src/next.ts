@@ -88,16 +88,24 @@ export function nextAuth<User extends SessionUserBase = SessionUser>(options: Bf
     },
     async getAccessToken(tokenOptions) {
       const store = await cookies();
-      const token = await bff.getAccessToken(headerOf(store.get(SESSION_COOKIE)), tokenOptions);
-      if (token.cookie) {
-        const { name, value, maxAge } = token.cookie;
+      const write = (cookie: ServerAccessToken['cookie']) => {
+        if (!cookie) return;
         try {
-          store.set(name, value, { path: '/', maxAge, httpOnly: true, secure: true, sameSite: 'strict' });
+          store.set(cookie.name, cookie.value, { path: '/', maxAge: cookie.maxAge, httpOnly: true, secure: true, sameSite: 'strict' });
         } catch {
           // A server component: cookies are read-only here. The rotation is pending in the
           // store, which hands it to the browser with its next call (the old cookie heals).
         }
+      };
+      let token: ServerAccessToken<User>;
+      try {
+        token = await bff.getAccessToken(headerOf(store.get(SESSION_COOKIE)), tokenOptions);
+      } catch (error) {
+        // A rotation the store failed to record: its cookie is the only live refresh token.
+        write((error as { cookie?: ServerAccessToken['cookie'] }).cookie);
+        throw error;
       }
+      write(token.cookie);
       return token;
     },
   };
