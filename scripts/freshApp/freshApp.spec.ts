@@ -1,5 +1,6 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../e2e/stack.ts';
 import { builtApp, LOGS, prepareApp, recordBuilt, VARIANTS, type PreparedApp, type Variant } from './freshApp.ts';
@@ -153,6 +154,16 @@ for (const variant of VARIANTS) {
       expect(page.url()).toBe(`${s.appUrl}/account`);
       await expect(page.getByTestId('account')).toHaveText('Signed in as alice; the API answered 200');
       await page.context().close();
+    });
+
+    test('next start logged no error while the tests above used the app', async () => {
+      const log = join(LOGS, variant.id, 'next-start.log');
+      test.skip(!builtApp(variant) || !existsSync(log), 'the app did not build or never started');
+      // Next prints "Error: …" (16) or " ⨯ …" (15); Latchkey's logger writes JSON lines.
+      const errors = readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((line) => /^\s*(⨯|Error\b)/.test(line) || line.includes('"level":"error"'));
+      expect(errors, `see ${log}`).toEqual([]);
     });
   });
 }
