@@ -25,14 +25,18 @@ async function signInWith(bff: Bff, query: string, jar?: Jar): Promise<{ start: 
 }
 
 describe('authorization parameters reach the provider', () => {
-  it("sends the configured authorizationParams and the sign-in's own parameters, the latter winning, and the BFF's own last", async () => {
+  it("sends the configured authorizationParams and the sign-in's own parameters, never letting the latter change the former, and the BFF's own last", async () => {
     const { bff } = h.instance({ authorizationParams: { audience: 'https://api.example', prompt: 'consent' } });
-    const response = await login(bff, 'returnTo=/notes&prompt=login&login_hint=alice&acr_values=urn:loa:1&ui_locales=fr%20en&max_age=600');
+    // A link cannot change what the configuration sets for every sign-in.
+    const overriding = await login(bff, 'returnTo=/notes&prompt=login');
+    expect(overriding.status).toBe(400);
+    expect(await overriding.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringMatching(/"prompt" is set by this app's configuration/) });
+    const response = await login(bff, 'returnTo=/notes&login_hint=alice&acr_values=urn:loa:1&ui_locales=fr%20en&max_age=600');
     expect(response.status).toBe(302);
     const location = new URL(response.headers.get('location')!);
     expect(Object.fromEntries(location.searchParams)).toMatchObject({
       audience: 'https://api.example',
-      prompt: 'login',
+      prompt: 'consent',
       login_hint: 'alice',
       acr_values: 'urn:loa:1',
       ui_locales: 'fr en',

@@ -14,21 +14,21 @@ export type BffEvent =
   | { type: 'sign_in_failed'; outcome: 'failure' | 'provider_error'; error: string }
   | { type: 'token_served_from_cache'; familyId: string }
   /** `late`: the provider answered after its caller had been told 503. `delivered: false`: nobody got the new cookie yet (late, or a server component). */
-  | { type: 'token_refreshed'; familyId: string; version: number; upstreamMs: number; rotated: boolean; late?: boolean; delivered?: false }
+  | { type: 'token_refreshed'; familyId: string; sub?: string; version: number; upstreamMs: number; rotated: boolean; late?: boolean; delivered?: false }
   | { type: 'refresh_failed'; familyId: string; reason: string; shared?: boolean }
   /** A cookie already superseded was presented and healed inside the grace window: a lagging tab, or a thief racing the owner. */
-  | { type: 'stale_cookie_healed'; familyId: string; fromVersion: number; toVersion: number; ageMs: number }
-  | { type: 'reuse_detected'; familyId: string; presentedVersion: number; currentVersion: number }
-  | { type: 'session_expired'; familyId: string; reason: 'absolute' | 'idle' | 'invalid_grant' }
-  | { type: 'session_revoked'; familyId: string; reason: RevocationReason }
+  | { type: 'stale_cookie_healed'; familyId: string; sub?: string; fromVersion: number; toVersion: number; ageMs: number }
+  | { type: 'reuse_detected'; familyId: string; sub?: string; presentedVersion: number; currentVersion: number }
+  | { type: 'session_expired'; familyId: string; sub?: string; reason: 'absolute' | 'idle' | 'invalid_grant' }
+  | { type: 'session_revoked'; familyId: string; sub?: string; reason: RevocationReason }
   | { type: 'rate_limited'; limit: 'token_family' | 'anonymous_ip' | 'login_ip'; retryAfter: number }
   | { type: 'csrf_rejected'; path: string; reason: string }
-  | { type: 'logged_out'; familyId: string }
+  | { type: 'logged_out'; familyId: string; sub?: string }
   /** The provider refused the BFF itself (wrong secret, unknown client, bad endpoint): an operator must act. */
   | { type: 'configuration_error'; step: string; providerCode: string }
   | { type: 'store_unavailable'; operation: string }
   /** The provider could not revoke a refresh token (down, or no revocation endpoint answered): the family is denylisted here only. */
-  | { type: 'revocation_failed'; familyId: string; reason: string };
+  | { type: 'revocation_failed'; familyId: string; sub?: string; reason: string };
 
 /**
  * The default `onEvent`: one JSON object per line with a timestamp and a level, ready for

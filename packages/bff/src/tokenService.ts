@@ -217,7 +217,7 @@ export class TokenService {
 
   /** A cookie behind the newest version got the newest one: normal for a lagging tab, a signal when it repeats. */
   #healed(presented: SessionData, toVersion: number, staleMs = 0): void {
-    this.#config.onEvent({ type: 'stale_cookie_healed', familyId: presented.fid, fromVersion: presented.v, toVersion, ageMs: staleMs });
+    this.#config.onEvent({ type: 'stale_cookie_healed', familyId: presented.fid, sub: presented.user.sub, fromVersion: presented.v, toVersion, ageMs: staleMs });
   }
 
   /**
@@ -244,13 +244,13 @@ export class TokenService {
     if (decision.reason === 'ended') throw new BffError('session_expired', 401, 'This session has ended. Sign in again.');
     if (decision.code === 'session_revoked') {
       if (decision.reason === 'reuse') {
-        this.#config.onEvent({ type: 'reuse_detected', familyId: presented.fid, presentedVersion: presented.v, currentVersion: decision.currentVersion ?? newest.v });
+        this.#config.onEvent({ type: 'reuse_detected', familyId: presented.fid, sub: presented.user.sub, presentedVersion: presented.v, currentVersion: decision.currentVersion ?? newest.v });
         await this.revokeFamily(presented.fid, 'reuse', [presented, newest]);
         throw new BffError('session_revoked', 401, reuseMessage);
       }
       throw new BffError('session_revoked', 401, revokedMessage);
     }
-    this.#config.onEvent({ type: 'session_expired', familyId: presented.fid, reason: decision.reason });
+    this.#config.onEvent({ type: 'session_expired', familyId: presented.fid, sub: presented.user.sub, reason: decision.reason });
     await this.revokeFamily(presented.fid, 'expired', [presented, newest]);
     throw new BffError(
       'session_expired',
@@ -359,7 +359,7 @@ export class TokenService {
     this.#config.onEvent({ type: 'refresh_failed', familyId: current.fid, reason: code });
     if (code === 'session_expired') {
       // The provider no longer honours the grant: the family is over here too, on every instance.
-      this.#config.onEvent({ type: 'session_expired', familyId: current.fid, reason: 'invalid_grant' });
+      this.#config.onEvent({ type: 'session_expired', familyId: current.fid, sub: current.user.sub, reason: 'invalid_grant' });
       await this.#denylist(current, 'invalid_grant');
     } else if (code === 'upstream_unavailable' && error instanceof BffError) {
       const failure = JSON.stringify({ message: error.message, retryAfter: Number(error.headers['retry-after'] ?? 5) });
@@ -413,6 +413,7 @@ export class TokenService {
     this.#config.onEvent({
       type: 'token_refreshed',
       familyId: next.fid,
+      sub: next.user.sub,
       version: next.v,
       upstreamMs: at - started,
       rotated: tokens.refreshToken !== undefined && tokens.refreshToken !== current.rt,
@@ -523,7 +524,7 @@ export class TokenService {
     if (upstream) {
       for (const rt of new Set(sessions.map((s) => s.rt))) {
         await this.#oidc.revokeRefreshToken(rt).catch((error: unknown) => {
-          this.#config.onEvent({ type: 'revocation_failed', familyId: fid, reason: error instanceof Error ? error.message : String(error) });
+          this.#config.onEvent({ type: 'revocation_failed', familyId: fid, ...(sessions[0] && { sub: sessions[0].user.sub }), reason: error instanceof Error ? error.message : String(error) });
         });
       }
     }
@@ -534,7 +535,7 @@ export class TokenService {
       this.#markEnded(fid),
     ]);
     if (storeError) throw storeError;
-    if (wasLive && reason !== 'logout' && reason !== 'expired') this.#config.onEvent({ type: 'session_revoked', familyId: fid, reason });
+    if (wasLive && reason !== 'logout' && reason !== 'expired') this.#config.onEvent({ type: 'session_revoked', familyId: fid, ...(sub && { sub }), reason });
     return wasLive;
   }
 

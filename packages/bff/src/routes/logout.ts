@@ -16,7 +16,7 @@ export const logout: Route = {
     if (session) {
       idToken = await tokens.idToken(session.fid).catch(() => undefined);
       try {
-        if (await tokens.revokeFamily(session.fid, 'logout', [session])) config.onEvent({ type: 'logged_out', familyId: session.fid });
+        if (await tokens.revokeFamily(session.fid, 'logout', [session])) config.onEvent({ type: 'logged_out', familyId: session.fid, sub: session.user.sub });
       } catch (error) {
         // The store failed; the refresh token was still revoked upstream and the cookie goes below.
         // Signing out must never fail in the browser while the session lives on.
