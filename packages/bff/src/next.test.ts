@@ -20,6 +20,8 @@ const redirect = vi.fn((url: string) => {
   throw Object.assign(new Error('NEXT_REDIRECT'), { url });
 });
 vi.mock('next/navigation', () => ({ redirect: (url: string) => redirect(url) }));
+const connection = vi.fn(async () => {});
+vi.mock('next/server', () => ({ connection: () => connection() }));
 
 const { nextAuth } = await import('./next.js');
 
@@ -65,6 +67,18 @@ describe('nextAuth()', () => {
     await auth.getSession();
     await auth.getAccessToken();
     expect(seen).toEqual(['__Host-latchkey=victims-seal', '__Host-latchkey=victims-seal']);
+  });
+
+  it('marks every read of the session as request-time work (connection()) before touching cookies, so no prerender reads the clock', async () => {
+    const { bff } = fakeBff({ user: { sub: 'alice' } });
+    const auth = nextAuth(bff);
+    jar.set('__Host-latchkey', 'seal');
+    requestHeaders.set('sec-fetch-site', 'same-origin');
+    for (const call of [() => auth.getSession(), () => auth.requireSession(), () => auth.getAccessToken()]) {
+      connection.mockClear();
+      await call();
+      expect(connection).toHaveBeenCalledTimes(1);
+    }
   });
 
   it('getSession() is unknown (undefined), not signed out, when a navigation from another site arrives without the cookie', async () => {

@@ -1,5 +1,6 @@
 import { cookies, headers } from 'next/headers';
 import { redirect } from 'next/navigation';
+import { connection } from 'next/server';
 import type { SessionUser, SessionUserBase } from '@latchkey/core';
 import type { BffConfig } from './config.js';
 import { createBff, type Bff, type ServerAccessToken } from './createBff.js';
@@ -87,7 +88,7 @@ export function nextAuth<User extends SessionUserBase = SessionUser>(options: Bf
       redirect(`${bff.config.basePath}/login?returnTo=${encodeURIComponent(path)}`);
     },
     async getAccessToken(tokenOptions) {
-      const store = await cookies();
+      const store = await requestCookies();
       const write = (cookie: ServerAccessToken['cookie']) => {
         if (!cookie) return;
         try {
@@ -122,7 +123,17 @@ export async function getSession<User extends SessionUserBase>(bff: Bff<User>): 
  * __Host-latchkey%3D…`, planted by a sibling subdomain) smuggle in a session cookie of its own.
  */
 async function cookieHeader(): Promise<string> {
-  return headerOf((await cookies()).get(SESSION_COOKIE));
+  return headerOf((await requestCookies()).get(SESSION_COOKIE));
+}
+
+/**
+ * The request's cookies, after telling Next this work belongs to a request, never to a
+ * prerender: opening a session reads the clock, which Next refuses while prerendering (with
+ * `cacheComponents` and partial prefetching it otherwise logs an error on every visit).
+ */
+async function requestCookies() {
+  await connection();
+  return cookies();
 }
 
 function headerOf(cookie: { value: string } | undefined): string {
