@@ -2,14 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_LOGIN_PARAMS, mergeScopes, readLoginRequest, resolveAuthorizationOptions } from './authorizationParams.js';
 import { createBff } from './createBff.js';
 import { BffError, ConfigurationError } from './errors.js';
+import { good } from './test/goodConfig.js';
 
-const good = {
-  issuer: 'https://idp.example/',
-  clientId: 'c',
-  clientSecret: 's',
-  appOrigin: 'https://app.example',
-  cookieSecret: 'a-perfectly-random-secret-of-more-than-32-chars',
-};
 
 describe('authorization options in the configuration', () => {
   it.each([

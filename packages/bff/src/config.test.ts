@@ -3,14 +3,8 @@ import { resolveConfig } from './config.js';
 import { createBff } from './createBff.js';
 import { ConfigurationError } from './errors.js';
 import { testMetrics } from './test/metrics.js';
+import { good } from './test/goodConfig.js';
 
-const good = {
-  issuer: 'https://idp.example/',
-  clientId: 'c',
-  clientSecret: 's',
-  appOrigin: 'https://app.example',
-  cookieSecret: 'a-perfectly-random-secret-of-more-than-32-chars',
-};
 
 describe('createBff() configuration', () => {
   it.each([

@@ -2,14 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } fr
 import { createBff } from './createBff.js';
 import { BffError, ConfigurationError } from './errors.js';
 import { buildSessionUser, MAX_USER_BYTES, resolveUserOptions, type IdTokenClaims, type MapUser } from './sessionUser.js';
+import { good } from './test/goodConfig.js';
 
-const good = {
-  issuer: 'https://idp.example/',
-  clientId: 'c',
-  clientSecret: 's',
-  appOrigin: 'https://app.example',
-  cookieSecret: 'a-perfectly-random-secret-of-more-than-32-chars',
-};
 
 const claims: IdTokenClaims = {
   sub: 'alice',
