@@ -28,15 +28,31 @@ export interface StackOptions {
 
 /** A free TCP port on loopback. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
+  return (await freePorts(1))[0]!;
+}
+
+/**
+ * `count` different free TCP ports on loopback. All are held open until the last is found: one
+ * closed and asked for again may come back the same (it did, and two servers then raced for it).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolveServer, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolveServer(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => {
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : 0;
   });
+  await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
+  return ports;
 }
 
 /** Waits until `url` answers below 500, failing early when `child` exits. */
@@ -94,8 +110,9 @@ export function kill(child: ChildProcess): Promise<void> {
  * both answer. The demo must have been built (`pnpm build`).
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const idpPort = await freePort();
-  const appPorts = options.appPorts ?? [await freePort()];
+  const ports = await freePorts(3);
+  const [idpPort, redisPort] = [ports[0]!, ports[2]!];
+  const appPorts = options.appPorts ?? [ports[1]!];
   const appUrls = appPorts.map((port) => `http://localhost:${port}`);
   const idpUrl = `http://127.0.0.1:${idpPort}`;
   // `next start` refuses to run without a cookie secret; one random secret per stack, shared by
@@ -108,7 +125,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   try {
     let redisUrl: string | undefined;
     if (options.redis) {
-      const redisPort = await freePort();
       const redis = run('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], root, {}, 'redis');
       children.push(redis);
       redisUrl = `redis://127.0.0.1:${redisPort}`;

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from '@playwright/test';
 import { signIn } from '../helpers';
-import { freePort, kill as stop, run, waitFor } from '../stack';
+import { freePorts, kill as stop, run, waitFor } from '../stack';
 
 /**
  * examples/vite-spa: a Vite React SPA (built, then served by `vite preview`, which proxies
@@ -28,7 +28,7 @@ function start(name: string, args: string[], cwd: string, env: Record<string, st
 }
 
 test.beforeAll(async () => {
-  const [idpPort, bffPort, appPort] = [await freePort(), await freePort(), await freePort()];
+  const [idpPort, bffPort, appPort] = await freePorts(3);
   appUrl = `http://localhost:${appPort}`;
   idpUrl = `http://127.0.0.1:${idpPort}`;
   bffUrl = `http://127.0.0.1:${bffPort}`;

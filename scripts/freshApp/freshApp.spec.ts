@@ -2,7 +2,7 @@ import { expect, test, type Browser, type Page } from '@playwright/test';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../../e2e/stack.ts';
+import { freePorts } from '../../e2e/stack.ts';
 import { builtApp, LOGS, prepareApp, recordBuilt, VARIANTS, type PreparedApp, type Variant } from './freshApp.ts';
 import { newcomerEnv, ROOT, start, tail, waitForHttp, type Started } from './processes.ts';
 
@@ -19,7 +19,7 @@ interface Servers {
 
 /** The dev provider, and the built app under `next start` with the README's four variables and APP_ORIGIN. */
 async function startServers(app: PreparedApp): Promise<Servers> {
-  const [appPort, idpPort] = [await freePort(), await freePort()];
+  const [appPort, idpPort] = await freePorts(2);
   const appUrl = `http://localhost:${appPort}`;
   const idpUrl = `http://127.0.0.1:${idpPort}`;
   const logs = join(LOGS, app.variant.id);
@@ -46,7 +46,8 @@ async function startServers(app: PreparedApp): Promise<Servers> {
       logFile: join(logs, 'next-start.log'),
     });
     started.push(next);
-    await waitForHttp(`${idpUrl}/.well-known/openid-configuration`, idp, 'the dev provider');
+    // A 200 with the provider's metadata, not just any answer: another server on that port answers too.
+    await waitForHttp(`${idpUrl}/.well-known/openid-configuration`, idp, 'the dev provider', 60_000, true);
     await waitForHttp(`${appUrl}/`, next, 'next start');
     return { appUrl, idpUrl, output: () => `next start:\n${tail(next.output(), 40)}\n\ndev provider:\n${tail(idp.output(), 20)}`, stop };
   } catch (error) {

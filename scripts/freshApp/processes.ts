@@ -107,14 +107,14 @@ export function tail(output: string, lines = 60): string {
   return (all.length > lines ? ['…', ...all.slice(-lines)] : all).join('\n');
 }
 
-/** Waits until `url` answers at all (any HTTP status), or fails with the process's output. */
-export async function waitForHttp(url: string, server: Started, name: string, timeoutMs = 60_000) {
+/** Waits until `url` answers at all (any HTTP status; with `ok`, a 2xx), or fails with the process's output. */
+export async function waitForHttp(url: string, server: Started, name: string, timeoutMs = 60_000, ok = false) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (server.child.exitCode !== null) throw new Error(`${name} exited with code ${server.child.exitCode} before it answered:\n${tail(server.output())}`);
     try {
-      await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(5000) });
-      return;
+      const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(5000) });
+      if (!ok || response.ok) return;
     } catch {
       // not listening yet
     }
