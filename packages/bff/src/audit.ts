@@ -64,8 +64,20 @@ export interface AuditSink {
 export function familyHasher(passwords: Readonly<Record<number, string>>): (familyId: string) => string {
   const newest = Math.max(...Object.keys(passwords).map(Number));
   const key = createHmac('sha256', passwords[newest]!).update('latchkey audit family hash v1').digest();
-  return (familyId) => createHmac('sha256', key).update(familyId).digest('hex').slice(0, 16);
+  // Every /token answer is counted under its family's hash: the same few families, again and
+  // again, so each is hashed once (a bounded memo, emptied when full).
+  const known = new Map<string, string>();
+  return (familyId) => {
+    let hash = known.get(familyId);
+    if (hash === undefined) {
+      if (known.size >= MAX_KNOWN_HASHES) known.clear();
+      known.set(familyId, (hash = createHmac('sha256', key).update(familyId).digest('hex').slice(0, 16)));
+    }
+    return hash;
+  };
 }
+
+const MAX_KNOWN_HASHES = 10_000;
 
 /** A family hash as {@link familyHasher} makes it. */
 export const FAMILY_HASH = /^[0-9a-f]{16}$/;

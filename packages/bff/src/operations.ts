@@ -80,31 +80,17 @@ export class Operations {
       if (context) context.subject = given;
     }
     const sub = given ?? (fid !== undefined ? this.#subOf(fid, context) : context?.subject);
-    const record = auditRecord(event, context, this.#hash, sub, this.#now());
     if (fid) this.#directoryUpdate(event, fid, context);
-    // Served from the cache, many times a second: counted for the dashboard, not written.
-    if (event.type !== 'token_served_from_cache') this.#record(record);
+    // Served from the cache, many times a second: counted for the dashboard (by answered()),
+    // never written, so no record is built for it either.
+    if (event.type !== 'token_served_from_cache') this.#record(auditRecord(event, context, this.#hash, sub, this.#now()));
   }
 
-  /** A request has been answered: counts `/token` results, records failed sign-ins and unreadable cookies. */
+  /** A request has been answered: counts `/token` results, records unreadable cookies. */
   answered(context: RequestContext, response: Response, durationMs: number): void {
     const family = context.session ? this.#hash(context.session.fid) : undefined;
     if (context.route === '/token' && response.status !== 204) this.#shared.stats.token(tokenResult(response.status, context.events), durationMs, family, this.#now());
     if (context.unreadableCookie) this.#record(this.#own('token', 'unreadable_cookie', 'rejected', context));
-    // Until every /callback failure emits `sign_in_failed`, the answer itself says it failed.
-    if (context.route === '/callback' && response.status !== 200 && !context.events.includes('sign_in_failed')) {
-      const failed = (code: string) => this.#record(this.#own('sign_in', 'sign_in_failed', code, context));
-      const providerError = response.status === 302 ? new URL(response.headers.get('location') ?? '/', 'http://x').searchParams.get('auth_error') : null;
-      if (response.status === 302) failed(providerError ?? 'unknown');
-      else
-        void response
-          .clone()
-          .json()
-          .then(
-            (body: { error?: unknown }) => failed(typeof body.error === 'string' ? body.error.slice(0, 64) : `http_${response.status}`),
-            () => failed(`http_${response.status}`),
-          );
-    }
   }
 
   /** A record this pipeline makes itself (not from an event). */
