@@ -298,6 +298,16 @@ describe('revocation is durable', () => {
     expect(await cold.bff.findSession(`__Host-latchkey=${cookie}`, { confirmUnknown: false })).toBeNull();
   });
 
+  it('reports a sign-in that fails after the code was redeemed (the store down as the family starts) as sign_in_failed, like every other failed sign-in', async () => {
+    const store = memoryStore();
+    const down: typeof store = { ...store, set: (name, ...rest) => (name.includes(':fam:') ? Promise.reject(new Error('store down')) : store.set(name, ...rest)) };
+    const { callbackUrl, txCookie } = await h.authorize('alice');
+    const before = h.events.length;
+    const response = await h.instance({ store: down }).bff.handle(new Request(callbackUrl, { headers: { cookie: txCookie } }));
+    expect(response.status).toBeGreaterThanOrEqual(500);
+    expect(h.events.slice(before).filter((e) => e.type === 'sign_in_failed')).toEqual([{ type: 'sign_in_failed', outcome: 'failure', error: expect.any(String) }]);
+  });
+
   it('signs out even while the store is down: 200, cookie cleared, and the refresh token revoked upstream', async () => {
     const store = memoryStore();
     let down = false;
