@@ -4,7 +4,7 @@ import type { BffEvent } from './events.js';
 
 const FID = 'RAW-family-id-Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA';
 const hash = familyHasher({ 1: 'x'.repeat(16) + 'audit-test-secret-0123456789' });
-const context = { route: '/token', ip: '203.0.113.7', userAgent: 'Mozilla/5.0 (X11) Chrome/140', events: [] };
+const context = { route: '/token', ip: '203.0.113.7', userAgent: 'Mozilla/5.0 (X11) Chrome/140' };
 
 /** One of every event the BFF emits, each with the raw family id where it has one. */
 const EVERY_EVENT: BffEvent[] = [
@@ -86,7 +86,7 @@ describe('auditRecord()', () => {
   });
 
   it('leaves out what the context does not know (no IP without clientIp or trustProxy)', () => {
-    const record = auditRecord(EVERY_EVENT[0]!, { route: '/callback', events: [] }, hash, 'alice', 0);
+    const record = auditRecord(EVERY_EVENT[0]!, { route: '/callback' }, hash, 'alice', 0);
     expect(Object.keys(record)).not.toContain('ip');
     expect(Object.keys(record)).not.toContain('userAgent');
   });

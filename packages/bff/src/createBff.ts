@@ -280,7 +280,7 @@ function build(options: BffConfig<SessionUserBase>) {
   }
 
   /** Server code (server components, actions, route handlers) calls without a Request: no IP or user agent to record. */
-  const serverContext = (): RequestContext => ({ route: 'server', events: [] });
+  const serverContext = (): RequestContext => ({ route: 'server' });
 
   function findSession(cookieHeader: string | null, options: FindSessionOptions = {}): Promise<SessionUser | null> {
     return withRequestContext(serverContext(), () => findSessionNow(cookieHeader, options.confirmUnknown ?? true));

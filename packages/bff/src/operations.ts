@@ -71,7 +71,6 @@ export class Operations {
   /** Every event the BFF emits comes through here, after the app's `onEvent`. */
   event(event: BffEvent): void {
     const context = currentRequest();
-    context?.events.push(event.type);
     const fid = 'familyId' in event ? event.familyId : undefined;
     const given = 'sub' in event && typeof event.sub === 'string' ? event.sub : undefined;
     if (event.type === 'session_created' && fid && given) {
@@ -89,7 +88,7 @@ export class Operations {
   /** A request has been answered: counts `/token` results, records unreadable cookies. */
   answered(context: RequestContext, response: Response, durationMs: number): void {
     const family = context.session ? this.#hash(context.session.fid) : undefined;
-    if (context.route === '/token' && response.status !== 204) this.#shared.stats.token(tokenResult(response.status, context.events), durationMs, family, this.#now());
+    if (context.route === '/token' && response.status !== 204) this.#shared.stats.token(tokenResult(response.status, context.tokenVia), durationMs, family, this.#now());
     if (context.unreadableCookie) this.#record(this.#own('token', 'unreadable_cookie', 'rejected', context));
   }
 
@@ -171,7 +170,7 @@ export class Operations {
   /** The operations API over this pipeline and the token service. */
   admin(tokens: TokenService, clientIp: (request: Request) => string | undefined): BffAdmin {
     const scope = (options: AdminActionOptions | undefined, subject: string | undefined): RequestContext => ({
-      ...(options?.request ? contextOf(options.request, 'admin', clientIp) : { route: 'admin', events: [] }),
+      ...(options?.request ? contextOf(options.request, 'admin', clientIp) : { route: 'admin' }),
       ...(subject !== undefined && { subject }),
     });
     const audited = (context: RequestContext, action: string, target: Partial<AuditRecord>, actor: string | undefined, result: Record<string, number | boolean>) =>
@@ -201,15 +200,9 @@ export class Operations {
   }
 }
 
-/** How a `/token` answer counts: by status, and for a 200 by what happened while it was handled. */
-export function tokenResult(status: number, events: readonly string[]): TokenResult {
-  if (status === 200) {
-    if (events.includes('stale_cookie_healed')) return 'healed';
-    if (events.includes('token_refreshed')) return 'refreshed';
-    if (events.includes('token_served_from_cache')) return 'cached';
-    // Served by a refresh another request ran: this one waited for it.
-    return 'waited';
-  }
+/** How a `/token` answer counts: by status, and for a 200 as the token service served it (the same result its metric counts). */
+export function tokenResult(status: number, via: RequestContext['tokenVia']): TokenResult {
+  if (status === 200) return via ?? 'waited';
   if (status === 401 || status === 403) return 'rejected';
   if (status === 429) return 'rate_limited';
   if (status === 503) return 'unavailable';

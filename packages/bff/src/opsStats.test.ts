@@ -4,17 +4,18 @@ import { OpsStats } from './opsStats.js';
 
 describe('tokenResult()', () => {
   it.each([
-    [200, ['token_served_from_cache'], 'cached'],
-    [200, ['token_refreshed'], 'refreshed'],
-    [200, ['stale_cookie_healed', 'token_refreshed'], 'healed'],
-    [200, [], 'waited'],
-    [401, ['reuse_detected'], 'rejected'],
-    [403, [], 'rejected'],
-    [429, ['rate_limited'], 'rate_limited'],
-    [503, ['refresh_failed'], 'unavailable'],
-    [500, [], 'error'],
-  ] as const)('%i after %j is %s', (status, events, result) => {
-    expect(tokenResult(status, events)).toBe(result);
+    [200, 'cached', 'cached'],
+    [200, 'refreshed', 'refreshed'],
+    [200, 'healed', 'healed'],
+    [200, 'waited', 'waited'],
+    [200, undefined, 'waited'],
+    [401, undefined, 'rejected'],
+    [403, undefined, 'rejected'],
+    [429, undefined, 'rate_limited'],
+    [503, undefined, 'unavailable'],
+    [500, undefined, 'error'],
+  ] as const)('%i served as %s is %s', (status, via, result) => {
+    expect(tokenResult(status, via)).toBe(result);
   });
 });
 

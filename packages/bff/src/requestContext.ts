@@ -19,8 +19,8 @@ export interface RequestContext {
   subject?: string;
   /** A session cookie was presented but could not be opened (tampered, expired seal, unknown key). */
   unreadableCookie?: boolean;
-  /** The event types emitted so far while handling this request: they tell a cached answer from a refreshed one. */
-  events: string[];
+  /** How the token service answered this request's token (cached, refreshed, waited, healed), once it has. */
+  tokenVia?: 'cached' | 'refreshed' | 'waited' | 'healed';
 }
 
 /** How much of a `User-Agent` header is kept: enough to tell browsers apart, not a place to store data. */
@@ -47,5 +47,5 @@ export function contextOf(request: Request, route: string, clientIp: (request: R
   } catch {
     // An app's clientIp() that throws costs the record its address, never the request.
   }
-  return { route, ip, userAgent: userAgent?.slice(0, MAX_USER_AGENT), events: [] };
+  return { route, ip, userAgent: userAgent?.slice(0, MAX_USER_AGENT) };
 }

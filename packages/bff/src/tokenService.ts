@@ -12,6 +12,7 @@ import type { OidcClient, ProviderTokens } from './oidc.js';
 import type { Sealer } from './seal.js';
 import type { SessionData } from './session.js';
 import { SingleFlight } from './singleFlight.js';
+import { currentRequest } from './requestContext.js';
 
 /**
  * The store failed after the provider had already rotated: no token can be vouched for, but
@@ -118,7 +119,10 @@ export class TokenService {
     let result: TokenResult = 'rejected';
     try {
       const outcome = await this.#getToken(presented, minValidity, idle);
-      result = outcome.via ?? 'refreshed';
+      const via = (result = outcome.via ?? 'refreshed');
+      // For the operations dashboard, which counts /token answers by the same result.
+      const current = currentRequest();
+      if (current) current.tokenVia = via;
       return outcome;
     } finally {
       this.#config.metrics.tokenRequest(result);
