@@ -15,7 +15,7 @@ import { mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Children, freePort, startIdp, startRedis } from '../soak/processes.mjs';
+import { Children, freePorts, startIdp, startRedis } from '../soak/processes.mjs';
 import { demoClient } from '../soak/workspace.mjs';
 import { fanOutRun } from './fanout.mjs';
 import { bareAttempt, grantAttempt, latency, percentile, refreshAttempt, throughput } from './measure.mjs';
@@ -143,7 +143,8 @@ async function run(opts, children, interrupted) {
   }
 
   // Both demo origins must be registered with the provider before it starts.
-  const ports = { memory: await freePort(), redis: await freePort() };
+  const [memoryPort, redisPort] = await freePorts(2);
+  const ports = { memory: memoryPort, redis: redisPort };
   const origins = Object.values(ports).map((port) => `http://localhost:${port}`);
   const [redis, idp] = await Promise.all([startRedis(children), startIdp(children, { appOrigin: origins.join(','), accessTokenTtl: opts.lifetimeS })]);
   const client = demoClient();

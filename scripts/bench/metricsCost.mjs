@@ -8,7 +8,7 @@
  * of the same process — and the two alternate which goes first, round after round.
  */
 import { randomBytes } from 'node:crypto';
-import { freePort, startIdp } from '../soak/processes.mjs';
+import { freePorts, startIdp } from '../soak/processes.mjs';
 import { demoClient } from '../soak/workspace.mjs';
 import { throughput } from './measure.mjs';
 import { printMetricsCost, printRatios, printThroughput } from './report.mjs';
@@ -31,7 +31,8 @@ function tokenRequests(exposition) {
  *   children: import('../soak/processes.mjs').Children, interrupted: AbortSignal, say: (line: string) => void }} run
  */
 export async function metricsCost({ opts, children, interrupted, say }) {
-  const ports = { off: await freePort(), on: await freePort() };
+  const [offPort, onPort] = await freePorts(2);
+  const ports = { off: offPort, on: onPort };
   const idp = await startIdp(children, { appOrigin: Object.values(ports).map((port) => `http://localhost:${port}`).join(','), accessTokenTtl: opts.lifetimeS });
   const client = demoClient();
   const scrapeToken = randomBytes(24).toString('base64url');

@@ -12,15 +12,34 @@ import { createInterface } from 'node:readline';
 import { ROOT, requireFromBff } from './workspace.mjs';
 
 /** A TCP port on loopback that nothing listens on right now. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
+export async function freePort() {
+  return (await freePorts(1))[0];
+}
+
+/**
+ * `count` different free ports on loopback, all held open until the last is found: a port
+ * closed and asked for again may come back the same, and two servers then race for it.
+ * @param {number} count
+ * @returns {Promise<number[]>}
+ */
+export async function freePorts(count) {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => {
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : 0;
   });
+  await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
+  return ports;
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

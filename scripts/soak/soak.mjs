@@ -15,7 +15,7 @@ import { Session, runTab, signIn } from './browser.mjs';
 import { faultSchedule, runFaults } from './faults.mjs';
 import { Metrics, goals } from './metrics.mjs';
 import { printSummary } from './summary.mjs';
-import { Children, freePort, startBff, startIdp, startRedis } from './processes.mjs';
+import { Children, freePorts, startBff, startIdp, startRedis } from './processes.mjs';
 import { bffBuildIsStale, buildBff, demoClient, requireFromBff } from './workspace.mjs';
 
 const APP_ORIGIN = 'http://localhost:3000';
@@ -170,8 +170,9 @@ async function run(opts, children, runDir, interrupted) {
     SOAK_CLIENT_SECRET: client.secret,
   };
   /** Instances by name; a restart replaces the entry, the port stays. */
+  const bffPorts = await freePorts(2);
   const instances = await Promise.all(
-    ['bff-a', 'bff-b'].map(async (name) => startBff(children, { name, port: await freePort(), env: bffEnv, onEvent: (e, name) => metrics.event(e, name) })),
+    ['bff-a', 'bff-b'].map((name, i) => startBff(children, { name, port: bffPorts[i], env: bffEnv, onEvent: (e, name) => metrics.event(e, name) })),
   );
   /** @type {Set<string>} instances being restarted on purpose: their exit is no crash */
   const restarting = new Set();

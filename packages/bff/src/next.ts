@@ -112,11 +112,6 @@ export function nextAuth<User extends SessionUserBase = SessionUser>(options: Bf
   };
 }
 
-/** Who is signed in, for server components and server actions; never a token. */
-export async function getSession<User extends SessionUserBase>(bff: Bff<User>): Promise<User | undefined> {
-  return bff.getSession(await cookieHeader());
-}
-
 /**
  * The session cookie alone, as a `Cookie` header. Only that one: Next hands out cookie values
  * URL-decoded, so rebuilding the whole header would let another cookie's value (`a=1%3B%20
