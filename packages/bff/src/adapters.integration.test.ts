@@ -131,7 +131,7 @@ describe.each(ADAPTERS.map((adapter, i) => ({ ...adapter, i })))('$name', ({ opt
     const response = await fetch(`${app}/api/auth/session`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(response.headers.get('cache-control')).toBe('no-store, no-transform');
     expect(await response.json()).toEqual({ authenticated: false });
   });
 

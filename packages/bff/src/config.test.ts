@@ -33,7 +33,7 @@ describe('createBff() configuration', () => {
       for (let i = 0; i < 3; i++) {
         const response = await bff.handle(new Request('https://app.example/api/auth/session'));
         expect(response.status).toBe(500);
-        expect(response.headers.get('cache-control')).toBe('no-store');
+        expect(response.headers.get('cache-control')).toBe('no-store, no-transform');
         expect(await response.json()).toEqual({ error: 'configuration_error', error_description: expect.stringMatching(/misconfigured; its server log says why/) });
       }
       expect(log).toHaveBeenCalledTimes(1);

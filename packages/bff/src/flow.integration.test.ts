@@ -32,7 +32,7 @@ describe('the code flow against the real dev provider', () => {
     const before = (await h.idp.stats()).grants.refresh_token;
     const response = await h.token(cookie);
     expect(response.status).toBe(200);
-    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(response.headers.get('cache-control')).toBe('no-store, no-transform');
     const body = await response.json();
     expect(body).toMatchObject({ tokenType: 'Bearer', user: { sub: 'bob', name: 'Bob Builder' } });
     expect(body.expiresIn).toBeGreaterThan(50);

@@ -577,7 +577,7 @@ describe('HTTP hygiene', () => {
     ];
     for (const response of responses) {
       expect(response.headers.get('x-content-type-options')).toBe('nosniff');
-      expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(response.headers.get('cache-control')).toBe('no-store, no-transform');
     }
     expect(responses[1]!.headers.get('referrer-policy')).toBe('no-referrer');
   });

@@ -143,7 +143,7 @@ describe('nodeHandler()', () => {
       const base = await listen(nodeHandler(bff));
       const response = await fetch(`${base}/api/auth/session`);
       expect(response.status).toBe(500);
-      expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(response.headers.get('cache-control')).toBe('no-store, no-transform');
       expect(await response.json()).toMatchObject({ error: 'server_error' });
       expect(log).toHaveBeenCalledWith('[latchkey] the Node adapter failed', expect.objectContaining({ message: 'boom' }));
       await new Promise((r) => setTimeout(r, 20));
@@ -160,7 +160,7 @@ describe('nodeHandler()', () => {
     for (const path of ['/api/auth/session', '/api/auth/token']) {
       const response = await fetch(`${base}${path}`, { method: path.endsWith('token') ? 'POST' : 'GET' });
       expect(response.status).toBe(500);
-      expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(response.headers.get('cache-control')).toBe('no-store, no-transform');
       expect(await response.json()).toMatchObject({ error: 'configuration_error' });
     }
     expect(log).toHaveBeenCalledTimes(1);
