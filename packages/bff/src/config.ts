@@ -1,5 +1,6 @@
 import type { SessionUser, SessionUserBase } from '@latchkey/core';
 import type { MeterProvider } from '@opentelemetry/api';
+import { resolveApis, type ApiConfig, type BffMode, type ResolvedApi } from './apis.js';
 import { resolveAuthorizationOptions } from './authorizationParams.js';
 import { ConfigurationError } from './errors.js';
 import { jsonLinesLogger, type BffEvent } from './events.js';
@@ -109,6 +110,19 @@ export interface BffConfig<User extends SessionUserBase = SessionUser> extends A
   /** Where caches, rotation records and the denylist live (default {@link memoryStore}). */
   store?: BffStore;
   /**
+   * APIs the browser calls through the BFF (`<basePath>/proxy/<name>/<path>`), which attaches
+   * the session's access token itself: the browser never holds one. See "Proxy mode" in the README.
+   * @example
+   * apis: { notes: { url: 'https://api.example.com/v1/', methods: ['GET', 'POST'], scopes: ['notes:read'] } }
+   */
+  apis?: Record<string, ApiConfig>;
+  /**
+   * Which routes give access (default `token` without `apis`, `proxy` with them): `token`
+   * (`POST /token` hands the browser a short-lived access token), `proxy` (only the API proxy:
+   * `/token` answers 404, no route hands out a token) or `both`, which costs what proxy mode saves.
+   */
+  mode?: BffMode;
+  /**
    * Allows an `http:` issuer on another machine. Costs: tokens cross the network unencrypted.
    * For development only. A provider on this machine (`localhost`, `127.0.0.1`, `::1`) needs no flag.
    */
@@ -198,6 +212,9 @@ export interface ResolvedConfig {
   storeTimeoutMs: number;
   bodyTimeoutMs: number;
   store: BffStore;
+  /** The proxied APIs by name (no prototype). */
+  apis: Readonly<Record<string, ResolvedApi>>;
+  mode: BffMode;
   allowInsecureHttp: boolean;
   /** The app's `onEvent` and the metrics recorder, composed. */
   onEvent: (event: BffEvent) => void;
@@ -299,6 +316,7 @@ export function resolveConfig(given: BffConfig<SessionUserBase> = {}, env: Env =
     storeTimeoutMs: positive('storeTimeoutMs', config.storeTimeoutMs, 2000),
     bodyTimeoutMs: positive('bodyTimeoutMs', config.bodyTimeoutMs, 5000),
     store,
+    ...resolveApis(config.apis, config.mode),
     // Past the check above, an http: issuer is allowed (on this machine, or by the flag).
     allowInsecureHttp: issuer.protocol === 'http:',
     onEvent: withMetrics(config.onEvent ?? jsonLinesLogger(), metrics),

@@ -11,6 +11,7 @@ import type { BffEvent } from './events.js';
 import { OidcClient } from './oidc.js';
 import { Operations } from './operations.js';
 import { contextOf, currentRequest, withRequestContext, type RequestContext } from './requestContext.js';
+import { apiProxy } from './routes/apiProxy.js';
 import { callback } from './routes/callback.js';
 import type { Route, RouteContext } from './routes/context.js';
 import { login } from './routes/login.js';
@@ -240,7 +241,9 @@ function build(options: BffConfig<SessionUserBase>) {
   async function route(request: Request, url: URL): Promise<Response> {
     const prefix = `${config.basePath}/`;
     const name = url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : '';
-    const found = Object.hasOwn(ROUTES, name) ? ROUTES[name] : undefined;
+    if (name.startsWith('proxy/') && config.mode !== 'token') return apiProxy(context, request, url, name.slice('proxy/'.length));
+    // In proxy mode no route hands the browser a token.
+    const found = Object.hasOwn(ROUTES, name) && !(name === 'token' && config.mode === 'proxy') ? ROUTES[name] : undefined;
     if (!found) throw new BffError('not_found', 404, `No Latchkey route at ${JSON.stringify(url.pathname)}.`);
     if (request.method !== found.method) {
       throw new BffError('method_not_allowed', 405, `${url.pathname} answers ${found.method} only, got ${request.method}.`, {
@@ -260,7 +263,9 @@ function build(options: BffConfig<SessionUserBase>) {
   async function handle(request: Request): Promise<Response> {
     const started = performance.now();
     const url = new URL(request.url);
-    const name = url.pathname.startsWith(`${config.basePath}/`) ? url.pathname.slice(config.basePath.length) : url.pathname;
+    const path = url.pathname.startsWith(`${config.basePath}/`) ? url.pathname.slice(config.basePath.length) : url.pathname;
+    // A proxied call is recorded by its API (`/proxy/notes`): the rest of its path may hold personal data.
+    const name = path.startsWith('/proxy/') ? path.split('/', 3).join('/').slice(0, 100) : path;
     // Every event emitted while this request is handled reads its IP, user agent and user from here.
     const context = contextOf(request, name, config.clientIp);
     return withRequestContext(context, async () => {

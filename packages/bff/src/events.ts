@@ -27,6 +27,14 @@ export type BffEvent =
   /** The provider refused the BFF itself (wrong secret, unknown client, bad endpoint): an operator must act. */
   | { type: 'configuration_error'; step: string; providerCode: string }
   | { type: 'store_unavailable'; operation: string }
+  /**
+   * A call through the API proxy (`/proxy/<api>/...`) was answered. `status`: what the browser
+   * got; `outcome`: `forwarded` (the API's own answer), `retried` (the API refused the token,
+   * one refresh and one retry followed), `refused` (the BFF sent nothing: scope or audience),
+   * `timeout`, `unavailable` (no answer from the API) or `redirect_refused` (it pointed elsewhere).
+   * Never the path or query, which may hold personal data.
+   */
+  | { type: 'api_proxied'; familyId: string; sub?: string; api: string; method: string; status: number; outcome: 'forwarded' | 'retried' | 'refused' | 'timeout' | 'unavailable' | 'redirect_refused'; upstreamMs: number }
   /** The provider could not revoke a refresh token (down, or no revocation endpoint answered): the family is denylisted here only. */
   | { type: 'revocation_failed'; familyId: string; sub?: string; reason: string };
 
