@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { findAccount } from './accounts.js';
 
@@ -20,14 +20,19 @@ export interface IdpOptions {
   refreshTokenTtl: number;
   /** Origins of apps whose BFF may sign in (`<origin>/api/auth/callback`). */
   appOrigins: string[];
+  /**
+   * Require a server-provided nonce in every DPoP proof (RFC 9449 §8): a proof without one, or
+   * with a stale one, is answered 400 `use_dpop_nonce` with a fresh `DPoP-Nonce`. Off by default.
+   */
+  dpopNonce?: boolean;
 }
 
 const OIDC_SCOPES = 'openid profile email offline_access';
 
 /**
  * Builds oidc-provider's configuration: single-use rotating refresh tokens, PKCE required,
- * JWT access tokens for the demo API, revocation and RP-initiated logout, no consent screen
- * for the first-party demo client.
+ * JWT access tokens for the demo API, DPoP-bound access tokens when a grant carries a proof,
+ * revocation and RP-initiated logout, no consent screen for the first-party demo client.
  */
 export function idpConfiguration(options: IdpOptions): Configuration {
   // A new key on every start, and no fixed kid: oidc-provider names a key without one by its
@@ -78,6 +83,16 @@ export function idpConfiguration(options: IdpOptions): Configuration {
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
+      // DPoP (RFC 9449): a token request carrying a `DPoP` proof gets an access token bound to the
+      // proof's key (`token_type: DPoP`, `cnf.jkt` in the JWT); one without a proof gets a Bearer
+      // token as before. The demo client is confidential, so its refresh token is never bound
+      // (RFC 9449 §5): the BFF may refresh with any browser's proof, or with none.
+      dPoP: {
+        enabled: true,
+        // Derived nonces need a secret; a new one per start, like the signing key, so a restart
+        // makes every client fetch a fresh nonce, as a real deployment's rotation would.
+        ...(options.dpopNonce && { nonceSecret: randomBytes(32), requireNonce: () => true }),
+      },
       revocation: {
         enabled: true,
         allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,

@@ -45,6 +45,7 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<RunningId
       accessTokenTtl: options.accessTokenTtl ?? 300,
       refreshTokenTtl: options.refreshTokenTtl ?? 14 * 24 * 3600,
       appOrigins: options.appOrigins ?? ['http://localhost:3000', 'http://localhost:3001'],
+      dpopNonce: options.dpopNonce ?? false,
     }),
   );
   const stats: IdpStats = { grants: { authorization_code: 0, refresh_token: 0 }, revoked: 0, reuseDetected: 0 };
