@@ -229,6 +229,32 @@ describe('AuthClient', () => {
     expect(w.state.apiCalls).toBe(100);
   });
 
+  it.each([
+    ['Bearer error="invalid_token"', { 'www-authenticate': 'Bearer error="invalid_token"' }, {}, true],
+    ['a JSON token_expired', {}, { error: 'token_expired', error_description: 'expired' }, true],
+    ['a JSON invalid_token', {}, { error: 'invalid_token', error_description: 'expired' }, true],
+    ['a Bearer challenge naming no error', { 'www-authenticate': 'Bearer realm="api"' }, {}, true],
+    ['Bearer error="insufficient_scope"', { 'www-authenticate': 'Bearer error="insufficient_scope"' }, {}, false],
+    ['a Bearer challenge with another error', { 'www-authenticate': 'Bearer error="invalid_request"' }, {}, false],
+    ['no challenge and no error code', {}, {}, false],
+    ['a terminal code', {}, { error: 'session_expired', error_description: 'over' }, false],
+  ])('on a 401 with %s, refreshes and retries: %s', async (_name, headers, body, retried) => {
+    const w = world();
+    w.client.mount();
+    await settle();
+    const api = w.fetch.getMockImplementation()!;
+    let first = true;
+    w.fetch.mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (String(input).includes('/api/auth/') || !first) return api(input, init);
+      first = false;
+      w.state.apiCalls += 1;
+      return w.json(401, body, headers as Record<string, string>);
+    });
+    const response = await w.client.fetch('https://api.example/notes');
+    expect(response.status).toBe(retried ? 200 : 401);
+    expect([w.state.apiCalls, w.state.tokenCalls]).toEqual(retried ? [2, 2] : [1, 1]);
+  });
+
   it('never loops: a second 401 is returned with its reason in lastError', async () => {
     const w = world();
     w.client.mount();
@@ -441,6 +467,35 @@ describe('TriggerManager', () => {
     expect(cleanup).not.toHaveBeenCalled();
     u2();
     expect(cleanup).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('trigger sources', () => {
+  it('takes a bare setup for triggers and activity, attached on mount and detached on the last unmount', async () => {
+    const w = world();
+    const log: string[] = [];
+    let fire: (source: string) => void = () => {};
+    const client = new AuthClient({
+      fetch: w.fetch,
+      locks: null,
+      channel: null,
+      triggers: (trigger) => {
+        log.push('triggers on');
+        fire = trigger;
+        return () => log.push('triggers off');
+      },
+      // A setup may return nothing (no window: a server render).
+      activity: () => void log.push('activity on'),
+    });
+    const unmount = client.mount();
+    await settle();
+    expect(log).toEqual(['triggers on', 'activity on']);
+    vi.setSystemTime(Date.now() + 250_000); // due
+    fire('focus');
+    await settle();
+    expect(w.state.tokenCalls).toBe(2);
+    unmount();
+    expect(log).toEqual(['triggers on', 'activity on', 'triggers off']);
   });
 });
 

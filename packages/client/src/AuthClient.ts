@@ -1,10 +1,10 @@
 import {
   CSRF_HEADER,
   DEFAULT_REFRESH_POLICY,
-  classifyResponse,
   isTerminalCode,
   refreshDueAt,
   refreshLeadSeconds,
+  responseError,
   remainingSeconds,
   tokenTiming,
   type LatchkeyErrorCode,
@@ -15,7 +15,7 @@ import {
 } from '@latchkey/core';
 import { AuthClientError } from './errors.js';
 import { browserChannel, browserLocks, type AccessToken, type TabChannel, type TabLocks, type TabMessage } from './tabs.js';
-import { TriggerManager, browserActivity } from './triggerManager.js';
+import { browserActivity, browserTriggers, type TriggerManager, type TriggerSetup } from './triggerManager.js';
 
 export type { AccessToken } from './tabs.js';
 export type AuthStatus = 'loading' | 'authenticated' | 'unauthenticated';
@@ -51,10 +51,10 @@ export interface AuthClientOptions {
   now?: () => number;
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (id: unknown) => void;
-  /** Source of "check now" moments (default: visibility, focus, online, pageshow). */
-  triggers?: TriggerManager;
-  /** Source of user activity for the BFF's idle timeout (default: pointer, keys, touch, wheel). */
-  activity?: TriggerManager;
+  /** Source of "check now" moments: a `TriggerManager` or a bare setup (default: visibility, focus, online, pageshow). */
+  triggers?: TriggerManager | TriggerSetup;
+  /** Source of user activity for the BFF's idle timeout, as `triggers` (default: pointer, keys, touch, wheel). */
+  activity?: TriggerManager | TriggerSetup;
   /** Whether the browser thinks it is online (default `navigator.onLine`); offline, retries wait for `online`. */
   isOnline?: () => boolean;
   /** Web Locks for one refresh across tabs (default `navigator.locks`; `null` to turn off). */
@@ -105,7 +105,7 @@ export class AuthClient {
   #flight: Promise<void> | undefined;
   #timer: unknown;
   #mounts = 0;
-  #detach: (() => void)[] = [];
+  #detach: (() => void) | undefined;
   #channel: TabChannel | undefined;
   #failures = 0;
   #started = false;
@@ -122,8 +122,8 @@ export class AuthClient {
       now: () => Date.now(),
       setTimeout: (fn, ms) => setTimeout(fn, ms),
       clearTimeout: (id) => clearTimeout(id as number),
-      triggers: new TriggerManager(),
-      activity: new TriggerManager(browserActivity),
+      triggers: browserTriggers,
+      activity: browserActivity,
       isOnline: () => globalThis.navigator?.onLine !== false,
       locks: browserLocks(),
       channel: browserChannel,
@@ -169,16 +169,18 @@ export class AuthClient {
       this.#input ||= this.#o.now();
       const channel = (this.#channel = this.#o.channel?.(this.channelName));
       if (channel) channel.onmessage = (event) => this.#onMessage(event.data);
-      this.#detach = [
-        this.#o.triggers.subscribe((source) => this.#check(source)),
-        this.#o.activity.subscribe(() => {
-          const at = this.#o.now();
-          // Tell the other tabs now and then, so whichever tab refreshes reports it.
-          if (at - this.#input > 1e4) this.#broadcast({ t: 'input', from: this.tabId, at });
-          this.#input = at;
-        }),
-        () => channel?.close(),
-      ];
+      const offTriggers = listen(this.#o.triggers, (source) => this.#check(source));
+      const offActivity = listen(this.#o.activity, () => {
+        const at = this.#o.now();
+        // Tell the other tabs now and then, so whichever tab refreshes reports it.
+        if (at - this.#input > 1e4) this.#broadcast({ t: 'input', from: this.tabId, at });
+        this.#input = at;
+      });
+      this.#detach = () => {
+        offTriggers?.();
+        offActivity?.();
+        channel?.close();
+      };
       if (this.#started) this.#schedule();
       else {
         this.#started = true;
@@ -191,7 +193,7 @@ export class AuthClient {
       if (done) return;
       done = true;
       if (--this.#mounts === 0) {
-        for (const detach of this.#detach) detach();
+        this.#detach!();
         this.#channel = undefined;
         this.#cancelTimer();
       }
@@ -203,35 +205,34 @@ export class AuthClient {
    * awaits the same refresh, including one a focus or wake started). Rejects with
    * `login_required` when signed out.
    */
-  async getAccessToken(): Promise<string> {
-    // Starts a refresh when one is due, or joins the one under way.
-    this.#check('request');
-    await this.#flight;
-    const { token, reason, lastError } = this.#snapshot;
-    if (token && token.expiresAt > this.#o.now()) return token.value;
-    if (reason || this.#snapshot.status === 'unauthenticated') throw new AuthClientError(reason ?? 'login_required', 'Not signed in.');
-    throw lastError ?? new AuthClientError('network_error', 'No access token.');
+  getAccessToken(): Promise<string> {
+    return this.ensureFresh(0);
   }
 
   /**
    * For long work (uploads, exports): a token valid for at least `minValiditySeconds`,
    * refreshed first when the one in memory has less left. Rejects with
-   * `insufficient_lifetime` when the provider's tokens do not live that long.
+   * `insufficient_lifetime` when the provider's tokens do not live that long. Bound, so it can be passed around.
    */
-  async ensureFresh(minValiditySeconds: number): Promise<string> {
-    await this.getAccessToken();
-    if (this.remainingSeconds() < minValiditySeconds) await this.#refreshWith('ensureFresh', Math.ceil(minValiditySeconds));
-    const value = await this.getAccessToken();
-    const left = this.remainingSeconds();
-    if (left < minValiditySeconds) {
-      const token = this.#snapshot.token!;
+  ensureFresh = async (minValiditySeconds: number): Promise<string> => {
+    // Starts a refresh when one is due, or joins the one under way.
+    this.#check('request');
+    await this.#flight;
+    if (this.#snapshot.token && this.remainingSeconds() < minValiditySeconds) await this.#refreshWith('ensureFresh', Math.ceil(minValiditySeconds));
+    const { token, reason, lastError, status } = this.#snapshot;
+    if (!token || token.expiresAt <= this.#o.now()) {
+      throw reason || status === 'unauthenticated'
+        ? new AuthClientError(reason ?? 'login_required', 'Not signed in.')
+        : (lastError ?? new AuthClientError('network_error', 'No access token.'));
+    }
+    if (this.remainingSeconds() < minValiditySeconds) {
       throw new AuthClientError(
         'insufficient_lifetime',
         `Asked for ${minValiditySeconds} s; tokens live ${Math.round((token.expiresAt - token.receivedAt) / 1000)} s.`,
       );
     }
-    return value;
-  }
+    return token.value;
+  };
 
   /** Refreshes now unless a refresh is already under way, in which case it joins that one. Never rejects. */
   refresh(trigger = 'manual'): Promise<void> {
@@ -254,7 +255,7 @@ export class AuthClient {
     const replay = !(init.body instanceof ReadableStream) && (input instanceof Request ? !input.bodyUsed && input.clone() : input);
     const token = await this.getAccessToken();
     const response = await this.#send(input, init, token);
-    if (response.status !== 401 || !replay || (await classify(response)).kind !== 'refresh') return response;
+    if (response.status !== 401 || !replay || !(await tokenRejected(response))) return response;
 
     // Someone else may have refreshed while this request was out: use theirs. Otherwise ask
     // for more validity than the rejected token has, so the BFF cannot answer with it again.
@@ -264,8 +265,8 @@ export class AuthClient {
     if (fresh === token) return response;
     const retried = await this.#send(replay, init, fresh);
     if (retried.status === 401) {
-      const again = await classify(retried);
-      this.#set({ lastError: new AuthClientError('invalid_token', again.description ?? 'The API refused the new token too.', { status: 401 }) });
+      const { description } = await readError(retried);
+      this.#set({ lastError: new AuthClientError('invalid_token', description ?? 'The API refused the new token too.', { status: 401 }) });
     }
     return retried;
   };
@@ -374,7 +375,7 @@ export class AuthClient {
       this.#adopt(token, json.user, { token, trigger });
       return;
     }
-    const verdict = classifyResponse(response.status, response.headers, json);
+    const verdict = responseError(response.headers, json);
     const error = new AuthClientError(
       (verdict.code ?? (response.ok ? 'unexpected_response' : 'server_error')) as LatchkeyErrorCode,
       verdict.description ?? `Sign-in service answered ${response.status}.`,
@@ -515,7 +516,23 @@ function toOrigin(entry: string): string {
   throw new AuthClientError('configuration_error', `apiOrigins: "${entry}" is not an origin.`);
 }
 
-/** Classifies an answer, reading its JSON body from a clone so the caller can still read it. */
-async function classify(response: Response) {
-  return classifyResponse(response.status, response.headers, await response.clone().json().catch(() => undefined));
+/** The error an answer names, reading its JSON body from a clone so the caller can still read it. */
+async function readError(response: Response) {
+  return responseError(response.headers, await response.clone().json().catch(() => undefined));
+}
+
+/**
+ * Whether an API's 401 says the token is no good, so a new one may pass: RFC 6750's
+ * `invalid_token` (or a JSON `token_expired`), or a `Bearer` challenge that names no error
+ * (the token was missing or unusable). Any other 401 stands.
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
+ */
+async function tokenRejected(response: Response): Promise<boolean> {
+  const { code, bearer } = await readError(response);
+  return code === 'invalid_token' || code === 'token_expired' || (bearer && !code);
+}
+
+/** Subscribes to a trigger source: a `TriggerManager`, or a bare setup run for this client alone. */
+function listen(source: TriggerManager | TriggerSetup, listener: (source: string) => void): (() => void) | void {
+  return typeof source === 'function' ? source(listener) : source.subscribe(listener);
 }

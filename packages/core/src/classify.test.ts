@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyResponse, parseRetryAfter } from './classify.js';
+import { classifyResponse, parseRetryAfter, responseError } from './classify.js';
 
 const h = (init: Record<string, string> = {}) => new Headers(init);
 
@@ -46,5 +46,18 @@ describe('parseRetryAfter()', () => {
   });
   it.each(['', 'soon', '-3', null])('ignores %j', (v) => {
     expect(parseRetryAfter(v)).toBeUndefined();
+  });
+});
+
+describe('responseError()', () => {
+  it('reads the code and sentence from the Bearer challenge first, then the JSON body, with Retry-After, and says whether there was a challenge', () => {
+    expect(responseError(h({ 'www-authenticate': 'Bearer error="invalid_token"', 'retry-after': '3' }), { error: 'x', error_description: 'from body' })).toEqual({
+      bearer: true,
+      code: 'invalid_token',
+      description: 'from body',
+      retryAfter: 3,
+    });
+    expect(responseError(h(), { error: 'rate_limited', error_description: 'slow down' })).toEqual({ bearer: false, code: 'rate_limited', description: 'slow down' });
+    expect(responseError(h({ 'www-authenticate': 'Basic realm="x"' }))).toEqual({ bearer: false });
   });
 });

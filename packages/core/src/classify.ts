@@ -58,10 +58,12 @@ export function isTerminalCode(code: unknown): code is TerminalCode {
 }
 
 /**
- * Classifies an HTTP answer by RFC 6750 challenge, JSON error body and status.
- * `body` is the parsed JSON body when the caller has it.
+ * The error an answer names — each field from its first `Bearer` challenge, else its JSON body — and
+ * its `Retry-After` seconds, without a verdict. {@link classifyResponse} builds on it; the browser
+ * client reads it alone, so its bundle carries no rules it does not apply. `bearer`: the answer
+ * has a `Bearer` challenge.
  */
-export function classifyResponse(status: number, headers: Headers, body?: unknown): Classification {
+export function responseError(headers: Headers, body?: unknown): Omit<Classification, 'kind'> & { bearer: boolean } {
   const retryAfter = retryAfterSeconds(headers.get('retry-after'));
   // The light reader, not parseWwwAuthenticate(): this runs in the browser, and it reads every
   // challenge our resource server writes the same way (bearerParams says where others differ).
@@ -70,11 +72,20 @@ export function classifyResponse(status: number, headers: Headers, body?: unknow
   const code = challenge?.error ?? fromBody?.error;
   const description = challenge?.error_description ?? fromBody?.error_description;
   return {
-    kind: kindOf(status, code, !!challenge),
+    bearer: !!challenge,
     ...(code !== undefined && { code }),
     ...(description !== undefined && { description }),
     ...(retryAfter !== undefined && { retryAfter }),
   };
+}
+
+/**
+ * Classifies an HTTP answer by RFC 6750 challenge, JSON error body and status.
+ * `body` is the parsed JSON body when the caller has it.
+ */
+export function classifyResponse(status: number, headers: Headers, body?: unknown): Classification {
+  const { bearer, ...error } = responseError(headers, body);
+  return { kind: kindOf(status, error.code, bearer), ...error };
 }
 
 /** The rules of {@link classifyResponse}, first match wins. */

@@ -31,5 +31,5 @@ export {
   type TokenTiming,
 } from './policy.js';
 export { bearerChallenge, formatBearerChallenge, parseWwwAuthenticate, type Challenge } from './wwwAuthenticate.js';
-export { classifyResponse, isTerminalCode, parseRetryAfter, type Classification, type ResponseKind } from './classify.js';
+export { classifyResponse, isTerminalCode, parseRetryAfter, responseError, type Classification, type ResponseKind } from './classify.js';
 export { hasScope, type ScopeSource } from './scopes.js';

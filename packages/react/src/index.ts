@@ -12,7 +12,6 @@ export {
 } from './queries.js';
 export { AuthClient, AuthClientError, type AuthSnapshot, type AuthStatus } from '@latchkey/client';
 export {
-  hasScope,
   type LatchkeyErrorCode,
   type ScopeSource,
   type SessionResponseBody,

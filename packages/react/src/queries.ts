@@ -105,7 +105,7 @@ function useAuthed<O extends { queryFn: AuthedQueryFn<never, never>; meta?: Reco
     retry,
     ...options,
     meta: { ...meta, [META]: true },
-    queryFn: (context: object) => queryFn({ ...context, fetch: client.fetch, ensureFresh: (s: number) => client.ensureFresh(s) } as never),
+    queryFn: (context: object) => queryFn({ ...context, fetch: client.fetch, ensureFresh: client.ensureFresh } as never),
   };
 }
 
@@ -153,6 +153,6 @@ export function useAuthedMutation<TData = unknown, TError = Error, TVariables = 
   const client = useAuthClient();
   return useMutation<TData, TError, TVariables, TContext>({
     ...options,
-    mutationFn: (variables) => options.mutationFn(variables, { fetch: client.fetch, ensureFresh: (s) => client.ensureFresh(s) }),
+    mutationFn: (variables) => options.mutationFn(variables, { fetch: client.fetch, ensureFresh: client.ensureFresh }),
   });
 }

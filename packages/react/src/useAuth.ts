@@ -1,7 +1,7 @@
 'use client';
 
 import type { AuthClient, AuthClientError, AuthStatus } from '@latchkey/client';
-import { hasScope, type SessionUser, type SessionUserBase, type SignedOutReason } from '@latchkey/core';
+import type { SessionUser, SessionUserBase, SignedOutReason } from '@latchkey/core';
 import { useSyncExternalStore } from 'react';
 import { useAuthClient } from './context.js';
 
@@ -19,15 +19,13 @@ export interface UseAuthResult<User extends SessionUserBase = SessionUser> {
    */
   login: AuthClient['login'];
   logout: (options?: { endProviderSession?: boolean }) => Promise<void>;
-  /** Whether the current access token grants every one of these scopes; `false` without a token. */
-  hasScope: (scope: string | readonly string[]) => boolean;
 }
 
 /**
  * Who is signed in, and the sign-in and sign-out actions. `User` types the user the BFF was
  * configured to build; nothing checks it in the browser.
  * @example
- * const { user, hasScope } = useAuth<{ sub: string; roles: string[] }>();
+ * const { user } = useAuth<{ sub: string; roles: string[] }>();
  */
 export function useAuth<User extends SessionUserBase = SessionUser>(): UseAuthResult<User> {
   const client = useAuthClient();
@@ -39,7 +37,6 @@ export function useAuth<User extends SessionUserBase = SessionUser>(): UseAuthRe
     error: snapshot.lastError,
     login: client.login,
     logout: client.logout,
-    hasScope: (scope) => hasScope(snapshot.token?.scope, scope),
   };
 }
 

@@ -1,0 +1,2 @@
+export { useHasScope } from './useHasScope.js';
+export { hasScope, type ScopeSource } from '@latchkey/core';
