@@ -1,4 +1,4 @@
-import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
+import { createHash, createPublicKey, verify, type JsonWebKey } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDpopKey, DpopProver, isDpopNonceError, nonceOf, type DpopPublicJwk } from './dpop.js';
 
@@ -53,6 +53,13 @@ describe('DpopProver.proof()', () => {
     const accessToken = 'Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU';
     const { payload } = verifyProof(await prover.proof({ htm: 'GET', htu: API, accessToken }));
     expect(payload.ath).toBe('fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo');
+  });
+
+  it('hashes each access token into its own ath when tokens alternate', async () => {
+    for (const accessToken of ['token-a', 'token-b', 'token-a']) {
+      const { payload } = verifyProof(await prover.proof({ htm: 'GET', htu: API, accessToken }));
+      expect(payload.ath).toBe(createHash('sha256').update(accessToken).digest('base64url'));
+    }
   });
 
   it('leaves query and fragment out of htu', async () => {

@@ -80,6 +80,8 @@ export class DpopProver {
   readonly #nonces = new Map<string, string>();
   #offset = 0;
   #thumbprint: Promise<string> | undefined;
+  // One access token serves many requests: hash it once, not once per proof.
+  #ath: { token: string; value: Promise<string> } | undefined;
 
   private constructor(key: DpopKey, options: DpopProverOptions) {
     this.#key = key;
@@ -154,13 +156,19 @@ export class DpopProver {
       htm: proofMethod(request.htm),
       htu,
       iat: Math.floor((this.#now() + this.#offset) / 1000),
-      ...(request.accessToken !== undefined && { ath: base64url(await sha256(request.accessToken, crypto)) }),
+      ...(request.accessToken !== undefined && { ath: await this.#athOf(request.accessToken, crypto) }),
       ...(nonce !== undefined && { nonce }),
     };
     const input = `${this.#header}.${base64urlJson(payload)}`;
     const signature = await crypto.subtle.sign(SIGN, this.#key.privateKey, encoder.encode(input));
     // WebCrypto's ECDSA signature is already r||s (IEEE P1363), the form JWS ES256 wants.
     return `${input}.${base64url(new Uint8Array(signature))}`;
+  }
+
+  /** `ath`: base64url SHA-256 of the access token (RFC 9449 §4.2). */
+  #athOf(accessToken: string, crypto: Crypto): Promise<string> {
+    if (this.#ath?.token !== accessToken) this.#ath = { token: accessToken, value: sha256(accessToken, crypto).then(base64url) };
+    return this.#ath.value;
   }
 }
 
