@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { Children, freePorts, startIdp, startRedis } from '../soak/processes.mjs';
 import { demoClient } from '../soak/workspace.mjs';
 import { fanOutRun } from './fanout.mjs';
-import { bareAttempt, grantAttempt, latency, percentile, refreshAttempt, throughput } from './measure.mjs';
+import { bareAttempt, grantAttempt, interleavedLatency, percentile, refreshAttempt, throughput } from './measure.mjs';
 import { leakSoak } from './leakSoak.mjs';
 import { metricsCost } from './metricsCost.mjs';
 import { printFanOut, printLatency, printRatios, printSoak, printThroughput } from './report.mjs';
@@ -39,7 +39,10 @@ const USAGE = `usage: pnpm bench [--quick] [--rounds N] [--no-build] [--soak [mi
                      per refresh, with no threshold (README.md, "Leak soak", tells how to read it)
   --soak-only        the leak soak alone, without the phases above (--soak's minutes, or ${DEFAULT_SOAK_MINUTES})
   --metrics          instead of all that: the cached /token A/B on the demo without and with the
-                     OpenTelemetry SDK (METRICS_BEARER_TOKEN unset and set), in one run, and the ratio`;
+                     OpenTelemetry SDK (METRICS_BEARER_TOKEN unset and set), in one run, and the ratio
+environment:
+  LATCHKEY_BENCH_NODE_ARGS  more flags for Node in each demo process, e.g. to profile it:
+                     "--cpu-prof --cpu-prof-dir=/tmp/prof" (a profile per process when it exits)`;
 
 /** Phase lengths and sizes; `--quick` trades precision for time. */
 const PROFILES = {
@@ -159,7 +162,7 @@ async function run(opts, children, interrupted) {
     LATCHKEY_BENCH: '1',
   };
   // --expose-gc lets the heap route collect before it measures; it costs nothing until gc() is called.
-  const nodeArgs = ['--expose-gc'];
+  const nodeArgs = ['--expose-gc', ...(process.env.LATCHKEY_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const [memoryDemo, redisDemo] = await Promise.all([
     startDemo(children, { name: 'demo-memory', port: ports.memory, env: { ...env, REDIS_URL: '' }, nodeArgs }),
     startDemo(children, { name: 'demo-redis', port: ports.redis, env: { ...env, REDIS_URL: redis.url }, nodeArgs }),
@@ -180,6 +183,8 @@ async function run(opts, children, interrupted) {
   const throughputRows = [];
   /** @type {import('./report.mjs').LatencyRow[]} */
   const latencyRows = [];
+  /** @type {import('./report.mjs').PairedRow[]} */
+  const pairedRows = [];
   /** @type {import('./report.mjs').FanOutRow[]} */
   const fanOutRows = [];
   const checks = [];
@@ -285,12 +290,11 @@ async function run(opts, children, interrupted) {
         renew,
       }),
     };
-    const maxSamples = { refresh: opts.refreshPool, bare: Infinity, grant: opts.refreshPool };
     for (let round = 1; round <= opts.rounds && !interrupted.aborted; round++) {
-      for (const what of /** @type {const} */ (['refresh', 'bare', 'grant'])) {
-        const result = await latency({ warmS: opts.warmS, measureS: opts.measureS, maxSamples: maxSamples[what], attempt: attempts[what], signal: interrupted });
-        latencyRows.push({ store: store.name, round, what, ...result });
-      }
+      // Interleaved: refresh, bare, grant back to back, so load on the machine meets all three alike.
+      const { byKind, paired } = await interleavedLatency({ warmS: opts.warmS, measureS: opts.measureS, maxSamples: opts.refreshPool, attempts, signal: interrupted });
+      for (const what of /** @type {const} */ (['refresh', 'bare', 'grant'])) latencyRows.push({ store: store.name, round, what, ...byKind[what] });
+      pairedRows.push({ store: store.name, round, differences: paired });
       alive();
       const p50 = (what) => percentile(latencyRows.find((r) => r.store === store.name && r.round === round && r.what === what)?.samples ?? [], 50);
       say(`${store.name} round ${round}: p50 /token refresh ${p50('refresh').toFixed(1)} ms, bare route ${p50('bare').toFixed(1)} ms, provider grant ${p50('grant').toFixed(1)} ms`);
@@ -325,7 +329,7 @@ async function run(opts, children, interrupted) {
     printThroughput(throughputRows, opts.connections);
     printLatency(latencyRows);
     printFanOut(fanOutRows, { durationS: opts.fanOutS, intervalMs: opts.fanOutIntervalMs });
-    printRatios({ stores: stores.map((s) => s.name), throughputRows, latencyRows, fanOutRows });
+    printRatios({ stores: stores.map((s) => s.name), throughputRows, latencyRows, pairedRows, fanOutRows });
   }
   if (soaked) printSoak({ ...soaked, lifetimeS: opts.lifetimeS });
   const provider = await idp.stats(10_000);

@@ -79,27 +79,44 @@ export async function throughput({ url, body, headers, connections, warmS, measu
  */
 
 /**
- * Calls `attempt` one at a time for `warmS` (thrown away), then for `measureS` or until
- * `maxSamples` have been timed, whichever comes first.
- * @param {{ warmS: number, measureS: number, maxSamples?: number, attempt: () => Promise<Attempt>, signal: AbortSignal }} options
+ * Calls several kinds of attempt one at a time, interleaved: each step calls every kind once,
+ * back to back, so a busy moment of a shared machine falls on all of them alike instead of on
+ * whichever phase it happened to meet. Stops after `measureS` or when the first kind has
+ * `maxSamples`, after `warmS` whose answers are thrown away. `paired` holds, for each step where every kind measured, `first − the others`
+ * (e.g. refresh − (bare + grant)).
+ * @template {string} K
+ * @param {{ warmS: number, measureS: number, maxSamples?: number, attempts: Record<K, () => Promise<Attempt>>, signal: AbortSignal }} options
+ * @returns {Promise<{ byKind: Record<K, { samples: number[], skipped: number, errors: string[] }>, paired: number[] }>}
  */
-export async function latency({ warmS, measureS, maxSamples = Infinity, attempt, signal }) {
+export async function interleavedLatency({ warmS, measureS, maxSamples = Infinity, attempts, signal }) {
+  const kinds = /** @type {K[]} */ (Object.keys(attempts));
+  const byKind = /** @type {Record<K, { samples: number[], skipped: number, errors: string[] }>} */ (
+    Object.fromEntries(kinds.map((kind) => [kind, { samples: [], skipped: 0, errors: [] }]))
+  );
   /** @type {number[]} */
-  const samples = [];
-  const until = async (end, record) => {
-    while (performance.now() < end && !signal.aborted && samples.length < maxSamples) record(await attempt());
+  const paired = [];
+  const step = async (record) => {
+    /** @type {Attempt[]} */
+    const outcomes = [];
+    for (const kind of kinds) outcomes.push(await attempts[kind]());
+    if (record) {
+      outcomes.forEach((outcome, i) => {
+        const row = byKind[kinds[i]];
+        if (outcome.kind === 'ok') row.samples.push(outcome.ms ?? NaN);
+        else if (outcome.kind === 'skip') row.skipped += 1;
+        else row.errors.push(outcome.note ?? 'error');
+      });
+      if (outcomes.every((o) => o.kind === 'ok')) paired.push(outcomes.reduce((sum, o, i) => (i === 0 ? sum + (o.ms ?? NaN) : sum - (o.ms ?? NaN)), 0));
+    }
   };
-  await until(performance.now() + warmS * 1000, () => {});
-  let skipped = 0;
-  /** @type {string[]} */
-  const errors = [];
-  await until(performance.now() + measureS * 1000, (outcome) => {
-    if (outcome.kind === 'ok') samples.push(outcome.ms ?? NaN);
-    else if (outcome.kind === 'skip') skipped += 1;
-    else errors.push(outcome.note ?? 'error');
-  });
-  samples.sort((a, b) => a - b);
-  return { samples, skipped, errors };
+  const first = byKind[kinds[0]];
+  const warmEnd = performance.now() + warmS * 1000;
+  while (performance.now() < warmEnd && !signal.aborted) await step(false);
+  const end = performance.now() + measureS * 1000;
+  while (performance.now() < end && !signal.aborted && first.samples.length < maxSamples) await step(true);
+  for (const kind of kinds) byKind[kind].samples.sort((a, b) => a - b);
+  paired.sort((a, b) => a - b);
+  return { byKind, paired };
 }
 
 /**

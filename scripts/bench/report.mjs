@@ -8,6 +8,7 @@ import { percentile } from './measure.mjs';
  * @typedef {import('./measure.mjs').ThroughputResult & { store: string, round: number, route: 'cached' | 'bare' }} ThroughputRow
  * @typedef {{ store: string, round: number, what: 'refresh' | 'bare' | 'grant', samples: number[], skipped: number, errors: string[] }} LatencyRow
  * @typedef {import('./fanout.mjs').FanOutResult & { store: string }} FanOutRow
+ * @typedef {{ store: string, round: number, differences: number[] }} PairedRow refresh − (bare + grant), one per interleaved step where all three measured
  */
 
 const int = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
@@ -107,9 +108,9 @@ export function printFanOut(rows, plan) {
 
 /**
  * The ratios the benchmark exists for, from the rounds pooled (each round's own in brackets).
- * @param {{ stores: string[], throughputRows: ThroughputRow[], latencyRows: LatencyRow[], fanOutRows: FanOutRow[] }} all
+ * @param {{ stores: string[], throughputRows: ThroughputRow[], latencyRows: LatencyRow[], pairedRows?: PairedRow[], fanOutRows: FanOutRow[] }} all
  */
-export function printRatios({ stores, throughputRows, latencyRows, fanOutRows }) {
+export function printRatios({ stores, throughputRows, latencyRows, pairedRows = [], fanOutRows }) {
   console.log('');
   console.log('Ratios');
   for (const store of stores) {
@@ -131,6 +132,13 @@ export function printRatios({ stores, throughputRows, latencyRows, fanOutRows })
     console.log(
       `  ${store.padEnd(6)}  a refresh adds ${ms(refresh - (bare + grant))} ms = /token refresh p50 ${ms(refresh)} − (bare route p50 ${ms(bare)} + provider grant p50 ${ms(grant)})`,
     );
+    const paired = pairedRows.filter((r) => r.store === store);
+    if (paired.length > 0) {
+      const median = (rows) => percentile(rows.flatMap((r) => r.differences).sort((a, b) => a - b), 50);
+      console.log(
+        `  ${store.padEnd(6)}    paired: median of refresh − (bare + grant) per step ${ms(median(paired))} ms (rounds ${paired.map((r) => ms(median([r]))).join(', ')}; ${paired.reduce((n, r) => n + r.differences.length, 0)} steps)`,
+      );
+    }
   }
   for (const store of stores) {
     const rows = fanOutRows.filter((r) => r.store === store);
