@@ -1,7 +1,13 @@
 import type { JWTPayload } from 'jose';
 
 /** Verified access-token claims. */
-export type AccessTokenClaims = JWTPayload & { sub: string; scope?: string; scp?: string | string[] };
+export type AccessTokenClaims = JWTPayload & {
+  sub: string;
+  scope?: string;
+  scp?: string | string[];
+  /** Confirmation (RFC 7800); `jkt` is the thumbprint of the key a DPoP-bound token is bound to (RFC 9449 §6.1). */
+  cnf?: { jkt?: string; [member: string]: unknown };
+};
 
 /** What {@link checkClaims} decided: the claims, or why and how to refuse them. */
 export type ClaimsVerdict =

@@ -1,7 +1,10 @@
-import { errorResponse, formatBearerChallenge, LatchkeyError, LatchkeyHttpError, type ErrorBody } from '@latchkey/core';
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { formatBearerChallenge, LatchkeyError, LatchkeyHttpError, type LatchkeyErrorCode, type LatchkeyHttpErrorOptions } from '@latchkey/core';
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { checkClaims, type AccessTokenClaims } from './checkClaims.js';
+import { checkDPoPProof, DPOP_ALGORITHMS, normalizeHtu } from './checkDPoPProof.js';
+import { dpopConfig, type DPoPOptions } from './dpopConfig.js';
 import { KeysUnavailableError, remoteKeys, type FetchLike } from './remoteKeys.js';
+import type { ReplayVerdict } from './replayCache.js';
 
 export type { AccessTokenClaims } from './checkClaims.js';
 
@@ -38,18 +41,36 @@ export interface VerifierOptions {
   fetch?: FetchLike;
   /** This server's clock in milliseconds (default `Date.now`). */
   now?: () => number;
+  /**
+   * Accept DPoP-bound access tokens (RFC 9449): `Authorization: DPoP <token>` with a `DPoP`
+   * proof header. `{}` takes the defaults. A token bound to a key (`cnf.jkt`) is refused as a
+   * bearer token whether or not this is set.
+   */
+  dpop?: DPoPOptions;
 }
 
 /** The outcome of {@link Verifier.verify}: claims, or a ready RFC 6750 error response. */
 export type VerifyResult = { ok: true; claims: AccessTokenClaims } | { ok: false; error: VerifyError; response: Response };
 
+/** The codes a verifier answers with: core's, and RFC 9449's `invalid_dpop_proof`, which only a resource server sends. */
+export type VerifyErrorCode = LatchkeyErrorCode | 'invalid_dpop_proof';
+
+// core's code union is closed and names no resource-only code, so VerifyError types its
+// constructor and `code` with the wider union; at run time it is a LatchkeyHttpError as before.
+const ResourceHttpError = LatchkeyHttpError as unknown as new (
+  code: VerifyErrorCode,
+  message: string,
+  options?: LatchkeyHttpErrorOptions,
+) => Omit<LatchkeyHttpError, 'code'> & { readonly code: VerifyErrorCode };
+
 /** Why a token was refused (or could not be checked); `status` and `toResponse()` give the HTTP answer. */
-export class VerifyError extends LatchkeyHttpError {}
+export class VerifyError extends ResourceHttpError {}
 
 export interface Verifier {
   /**
-   * Verifies the `Authorization: Bearer` token of a request. With a bad configuration the
-   * answer is 500 `configuration_error` (the cause logged once), never a verdict on the token.
+   * Verifies the `Authorization: Bearer` token of a request (or, with the `dpop` option, the
+   * `Authorization: DPoP` token and its proof). With a bad configuration the answer is 500
+   * `configuration_error` (the cause logged once), never a verdict on the token.
    */
   verify(request: Request): Promise<VerifyResult>;
   /** Checks the options now, throwing what is wrong (they are otherwise checked at the first `verify`, never at import). */
@@ -86,14 +107,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
   return {
     verify(request) {
+      const isConfigurationError = (error: unknown): error is LatchkeyError => error instanceof LatchkeyError && error.code === 'configuration_error';
       let verify: (request: Request) => Promise<VerifyResult>;
       try {
         verify = get();
       } catch (error) {
-        if (error instanceof LatchkeyError && error.code === 'configuration_error') return Promise.resolve(misconfigured(error));
+        if (isConfigurationError(error)) return Promise.resolve(misconfigured(error));
         throw error;
       }
-      return verify(request);
+      // Some options can only be judged by what they answer for a request (dpop.htu).
+      return verify(request).catch((error: unknown) => {
+        if (isConfigurationError(error)) return misconfigured(error);
+        throw error;
+      });
     },
     check: () => void get(),
   };
@@ -130,22 +156,36 @@ function setup(options: VerifierOptions): (request: Request) => Promise<VerifyRe
   const now = options.now ?? Date.now;
   const clockToleranceSeconds = options.clockToleranceSeconds ?? 5;
   const realm = options.realm;
+  const dpop = options.dpop === undefined ? undefined : dpopConfig(options.dpop, now);
+  const forms = !dpop ? ['Bearer'] : dpop.required ? ['DPoP'] : ['Bearer', 'DPoP'];
+  const noToken = `No access token was sent; send ${forms.map((f) => `Authorization: ${f} <token>${f === 'DPoP' ? ' with a DPoP proof' : ''}`).join(' or ')}.`;
+  const malformed = `The Authorization header is not of the form ${forms.map((f) => `"${f} <token>"`).join(' or ')}.`;
 
-  const refuse = (status: 400 | 401 | 403, code: 'invalid_request' | 'invalid_token' | 'insufficient_scope', description: string, scope?: string): VerifyResult => {
-    const body: ErrorBody = { error: code, error_description: description };
-    const challenge = formatBearerChallenge({
-      realm,
-      // RFC 6750 §3.1: a request with no token gets a bare challenge, without an error code.
-      ...(code === 'invalid_request' && status === 401 ? {} : { error: code, error_description: description }),
-      scope,
-    });
-    const error = new VerifyError(code, description, { status, headers: { 'www-authenticate': challenge } });
-    return { ok: false, error, response: errorResponse(status, body, { 'www-authenticate': challenge }) };
+  /**
+   * `WWW-Authenticate` for a refusal: the scheme the request used carries the error (RFC 6750
+   * §3, RFC 9449 §7.1); a 401 to a bearer request also offers DPoP when this API takes it, and
+   * a verifier that requires DPoP offers nothing else.
+   */
+  const challenge = (scheme: Scheme | undefined, status: number, params: Record<string, string | undefined>): string => {
+    const bearer = formatBearerChallenge({ realm, ...params });
+    if (!dpop) return bearer;
+    // Quoted exactly as core quotes a Bearer challenge; only the scheme name differs.
+    const dpopChallenge = (p: Record<string, string | undefined>) => `DPoP${formatBearerChallenge({ realm, ...p, algs: DPOP_ALGORITHMS.join(' ') }).slice('Bearer'.length)}`;
+    if (scheme === 'dpop' || dpop.required) return dpopChallenge(params);
+    return status === 401 ? `${bearer}, ${dpopChallenge({})}` : bearer;
+  };
+
+  const refuse = (scheme: Scheme | undefined, status: 400 | 401 | 403, code: VerifyErrorCode, description: string, scope?: string): VerifyResult => {
+    // RFC 6750 §3.1: a request with no usable credentials gets a bare challenge, without an error code.
+    const bare = code === 'invalid_request' && status === 401;
+    const headers = { 'www-authenticate': challenge(scheme, status, bare ? {} : { error: code, error_description: description, scope }) };
+    const error = new VerifyError(code, description, { status, headers });
+    return { ok: false, error, response: error.toResponse() };
   };
 
   /** An outage: the token may be fine, so no `invalid_token` (which would make clients refresh). */
-  const unavailable = (reason: string, cause: unknown): VerifyResult => {
-    const error = new VerifyError('upstream_unavailable', `The access token cannot be checked now: the provider's signing keys are unavailable (${reason}). Try again shortly.`, {
+  const unavailable = (code: 'upstream_unavailable' | 'store_unavailable', what: string, cause: unknown): VerifyResult => {
+    const error = new VerifyError(code, `The access token cannot be checked now: ${what}. Try again shortly.`, {
       status: 503,
       headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
       cause,
@@ -155,11 +195,28 @@ function setup(options: VerifierOptions): (request: Request) => Promise<VerifyRe
 
   return async (request) => {
     const header = request.headers.get('authorization');
-    if (!header) return refuse(401, 'invalid_request', 'No access token was sent; send Authorization: Bearer <token>.');
-    const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
-    if (!match?.[1]) return refuse(400, 'invalid_request', 'The Authorization header is not of the form "Bearer <token>".');
-    const token = match[1];
+    if (!header) return refuse(undefined, 401, 'invalid_request', noToken);
+    const match = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
+    const scheme = match?.[1]?.toLowerCase() as Scheme | undefined;
+    const token = match?.[2];
+    if (!token || (scheme === 'dpop' && !dpop)) return refuse(undefined, 400, 'invalid_request', malformed);
+    if (scheme === 'bearer' && dpop?.required) {
+      return refuse('bearer', 401, 'invalid_request', 'This API accepts only DPoP-bound access tokens: send Authorization: DPoP <token> with a DPoP proof (RFC 9449).');
+    }
     const at = now();
+
+    let proof: { jkt: string; jti: string; expiresAt: number } | undefined;
+    if (scheme === 'dpop' && dpop) {
+      const url = dpop.htu(request);
+      if (typeof url !== 'string' || normalizeHtu(url) === undefined) {
+        throw new LatchkeyError('configuration_error', `createVerifier: "dpop.htu" answered ${JSON.stringify(url)}, not an http(s) URL.`);
+      }
+      const verdict = await checkDPoPProof(request.headers.get('dpop'), { method: request.method, url, accessToken: token, now: at, maxAgeSeconds: dpop.maxAgeSeconds, clockToleranceSeconds });
+      if (!verdict.ok) return refuse('dpop', 401, 'invalid_dpop_proof', verdict.description);
+      proof = verdict;
+    }
+
+    let claims: AccessTokenClaims;
     try {
       const { payload } = await jwtVerify(token, keys, {
         issuer: issuers,
@@ -170,18 +227,48 @@ function setup(options: VerifierOptions): (request: Request) => Promise<VerifyRe
         ...(!options.allowAnyTokenType && { typ: 'at+jwt' }),
         requiredClaims: ['exp'],
       });
+      // RFC 9449 §7.2: a bound token without its proof is a stolen token as far as we can tell.
+      const jkt = boundKey(payload);
+      if (scheme === 'bearer' && jkt !== undefined) {
+        return refuse('bearer', 401, 'invalid_token', dpop
+          ? 'The access token is bound to a DPoP key ("cnf.jkt"): send it as Authorization: DPoP <token> with a DPoP proof, not as a bearer token'
+          : 'The access token is bound to a DPoP key ("cnf.jkt"), and this API takes only bearer tokens');
+      }
+      if (proof && jkt === undefined) return refuse('dpop', 401, 'invalid_token', 'The access token is not bound to a DPoP key (it has no "cnf.jkt" claim), so it cannot be sent with the DPoP scheme');
+      if (proof && jkt !== proof.jkt) return refuse('dpop', 401, 'invalid_token', 'The DPoP proof is signed by another key than the one the access token is bound to ("cnf.jkt")');
       const verdict = checkClaims(payload, { now: Math.floor(at / 1000), clockToleranceSeconds, requiredScopes: options.requiredScopes ?? [] });
-      if (verdict.ok) return { ok: true, claims: verdict.claims };
-      return verdict.status === 403 ? refuse(403, verdict.code, verdict.description, verdict.scope) : refuse(401, verdict.code, verdict.description);
+      if (!verdict.ok) return verdict.status === 403 ? refuse(scheme, 403, verdict.code, verdict.description, verdict.scope) : refuse(scheme, 401, verdict.code, verdict.description);
+      claims = verdict.claims;
     } catch (error) {
-      if (error instanceof KeysUnavailableError) return unavailable(error.reason, error);
+      if (error instanceof KeysUnavailableError) return unavailable('upstream_unavailable', `the provider's signing keys are unavailable (${error.reason})`, error);
       // An injected key source (options.keys) may be jose's own remote JWKS set, which fails this way.
       if (options.keys && (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid || error instanceof TypeError)) {
-        return unavailable('they could not be fetched', error);
+        return unavailable('upstream_unavailable', "the provider's signing keys are unavailable (they could not be fetched)", error);
       }
-      return refuse(401, 'invalid_token', describe(error, token));
+      return refuse(scheme, 401, 'invalid_token', describe(error, token));
     }
+
+    // Last, so only a proof that passed every other check is recorded: a refused one can be sent again, fixed.
+    if (proof && dpop) {
+      let seen: ReplayVerdict;
+      try {
+        seen = await dpop.replay(`${proof.jkt}:${proof.jti}`, proof.expiresAt);
+      } catch (cause) {
+        return unavailable('store_unavailable', 'the DPoP replay store is unavailable', cause);
+      }
+      if (seen === 'replayed') return refuse('dpop', 401, 'invalid_dpop_proof', `The DPoP proof was used before (its "jti" ${JSON.stringify(proof.jti)} was seen); sign a new proof for each request`);
+      if (seen === 'forgotten') return refuse('dpop', 401, 'invalid_dpop_proof', 'The DPoP proof is too old for this server to rule out a replay while it is this busy; sign a new proof');
+    }
+    return { ok: true, claims };
   };
+}
+
+type Scheme = 'bearer' | 'dpop';
+
+/** The key thumbprint a token is bound to (`cnf.jkt`, RFC 9449 §6.1), if any. */
+function boundKey(payload: JWTPayload): unknown {
+  const { cnf } = payload as { cnf?: unknown };
+  return typeof cnf === 'object' && cnf !== null ? (cnf as { jkt?: unknown }).jkt : undefined;
 }
 
 /** The precise reason a token failed jose's checks, in words for the caller. */
