@@ -9,6 +9,7 @@ import {
   tokenTiming,
   type LatchkeyErrorCode,
   type RefreshPolicy,
+  type SessionResponseBody,
   type SessionUser,
   type SignedOutReason,
   type TokenResponseBody,
@@ -79,15 +80,38 @@ export interface AuthClientOptions {
    * Left out, the client asks the BFF on mount.
    */
   initialSession?: SessionUser | null;
+  /**
+   * `token` (default): the access token is held here, in memory, and `fetch(url)` attaches it.
+   * `proxy`: the browser holds no token at all; the BFF attaches it to calls made through
+   * `fetch(api, path)`, the session's state comes from its `GET /session` (on mount, when the tab
+   * comes back, and every minute), and `getAccessToken()` rejects with `configuration_error`.
+   */
+  mode?: 'token' | 'proxy';
+}
+
+/**
+ * The authed `fetch`. `fetch(url, init)` sends the access token along (token mode); `fetch(api,
+ * path, init)` goes through the BFF's proxy, `${baseUrl}/proxy/${api}${path}`, which attaches it
+ * on the server (proxy mode, or token mode with a BFF that proxies some APIs).
+ */
+export interface AuthFetch {
+  (input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  (api: string, path: `/${string}`, init?: RequestInit): Promise<Response>;
 }
 
 const MAX_TIMER_MS = 3_600_000;
 const MAX_BACKOFF_MS = 60_000;
+/** In proxy mode, how often a mounted client asks `GET /session` whether the session still lives. */
+const SESSION_POLL_MS = 60_000;
+/** Seconds since a person last used the app, sent with every call to the BFF (proxied ones too) for its idle timeout. */
+const IDLE_HEADER = 'x-latchkey-idle';
 
 /**
  * The browser's session manager: keeps the access token in this closure only, refreshes it
  * before expiry and when the tab comes back, one refresh at a time across all tabs, and hands
- * out a `fetch` that attaches the token and retries once when an API says it expired.
+ * out a `fetch` that attaches the token and retries once when an API says it expired. In proxy
+ * mode it holds no token: it follows the session through `GET /session` and sends API calls
+ * through the BFF, which attaches the token itself.
  */
 export class AuthClient {
   #tabId: string | undefined;
@@ -98,7 +122,7 @@ export class AuthClient {
   /** The `BroadcastChannel` name tabs of this app share (devtools listen on it too). */
   readonly channelName: string;
   /** The options with browser defaults filled in. */
-  readonly #o: Required<Omit<AuthClientOptions, 'onSessionEnded' | 'locks' | 'channel' | 'initialSession'>> & AuthClientOptions;
+  readonly #o: Required<Omit<AuthClientOptions, 'onSessionEnded' | 'locks' | 'channel' | 'initialSession' | 'mode'>> & AuthClientOptions;
   readonly #subscribers = new Set<() => void>();
   readonly #events: { [K in keyof AuthEvents]?: Set<(payload: AuthEvents[K]) => void> } = {};
   #snapshot: AuthSnapshot;
@@ -215,6 +239,7 @@ export class AuthClient {
    * `insufficient_lifetime` when the provider's tokens do not live that long. Bound, so it can be passed around.
    */
   ensureFresh = async (minValiditySeconds: number): Promise<string> => {
+    if (this.#o.mode === 'proxy') throw new AuthClientError('configuration_error', 'No access token in proxy mode: use fetch(api, path).');
     // Starts a refresh when one is due, or joins the one under way.
     this.#check('request');
     await this.#flight;
@@ -244,11 +269,15 @@ export class AuthClient {
   }
 
   /**
-   * `fetch` with the access token attached. On a 401 that says the token is no good it
-   * refreshes once (or takes a token another caller already refreshed) and retries once, when
-   * the body can be sent again. It never loops.
+   * `fetch(url, init)`: `fetch` with the access token attached. On a 401 that says the token is
+   * no good it refreshes once (or takes a token another caller already refreshed) and retries
+   * once, when the body can be sent again. It never loops.
+   *
+   * `fetch(api, path, init)`: through the BFF's proxy (see {@link AuthFetch}); a terminal answer
+   * of the BFF ends the session, and every other answer is the API's own, returned as it is.
    */
-  fetch = async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
+  fetch: AuthFetch = async (input: RequestInfo | URL, init: RequestInit | string = {}, proxied?: RequestInit): Promise<Response> => {
+    if (typeof init === 'string') return this.#proxy(input as string, init, proxied);
     // Any other origin is fetched as it is: no token, and so no refresh or retry for it.
     if (!this.#trusts(input)) return this.#o.fetch(input, init);
     // What a retry sends: a Request is replayed from its clone; a stream body is gone once sent.
@@ -296,6 +325,43 @@ export class AuthClient {
     if (options.endProviderSession && typeof url === 'string') this.#o.navigate(url);
   };
 
+  /**
+   * A call through the BFF's proxy, with the cookie, the CSRF header and the idle seconds. The
+   * BFF's own answers change the session: a 401 with a terminal code ends it (in every tab), and
+   * `upstream_unavailable` or `rate_limited` is temporary trouble, kept in `lastError` (and the
+   * session looked at again later). The call itself is never retried here: the BFF retries an
+   * API's 401 itself, and every other answer is the API's, returned as it is.
+   */
+  async #proxy(api: string, path: string, init: RequestInit = {}): Promise<Response> {
+    if (path[0] !== '/') throw new TypeError(`Proxy path "${path}" must start with "/".`);
+    // Like a token: wait for the session's first load (or a check under way), and refuse while signed out.
+    await this.#flight;
+    const { status, reason } = this.#snapshot;
+    if (status === 'unauthenticated') throw new AuthClientError(reason ?? 'login_required', 'Not signed in.');
+    const ends = this.#ends;
+    const headers = new Headers(init.headers);
+    headers.set(CSRF_HEADER, '1');
+    headers.set(IDLE_HEADER, this.#idle());
+    const response = await this.#o.fetch(`${this.#o.baseUrl}/proxy/${encodeURIComponent(api)}${path}`, {
+      ...init,
+      headers,
+      credentials: 'same-origin',
+    });
+    if (!response.ok && ends === this.#ends) {
+      const verdict = await readError(response);
+      if (response.status === 401 ? isTerminalCode(verdict.code) : verdict.code === 'upstream_unavailable' || verdict.code === 'rate_limited') {
+        this.#failed(response, verdict, 'proxy');
+      }
+    }
+    return response;
+  }
+
+  /** Seconds since the last input in any tab; before the first mount the page has only just opened: 0. */
+  #idle(): string {
+    const now = this.#o.now();
+    return String(Math.max(0, Math.floor((now - (this.#input || now)) / 1000)));
+  }
+
   /** Seconds the current token has left (0 when there is none). */
   remainingSeconds(): number {
     const token = this.#snapshot.token;
@@ -303,15 +369,15 @@ export class AuthClient {
   }
 
   /**
-   * A call to the BFF, with its cookie (fetch's default `credentials: 'same-origin'`) and the
-   * CSRF header. Parameters go in the query and there is no body: the BFF answers sooner when it
-   * has no request stream to read.
+   * A call to the BFF, with its cookie (fetch's default `credentials: 'same-origin'`), the
+   * CSRF header and the idle seconds. Parameters go in the query and there is no body: the BFF
+   * answers sooner when it has no request stream to read.
    */
-  #post(route: string): Promise<Response> {
+  #post(route: string, method = 'POST'): Promise<Response> {
     return this.#o.fetch(`${this.#o.baseUrl}/${route}`, {
-      method: 'POST',
+      method,
       cache: 'no-store',
-      headers: { 'content-type': 'application/json', [CSRF_HEADER]: '1' },
+      headers: { 'content-type': 'application/json', [CSRF_HEADER]: '1', [IDLE_HEADER]: this.#idle() },
     });
   }
 
@@ -351,31 +417,38 @@ export class AuthClient {
 
   async #callBff(trigger: string, minValidity: number | undefined): Promise<void> {
     // TokenRequestBody's fields, as query parameters.
-    // Before the first mount (a token asked for early) the page has only just opened: idle 0.
-    const now = this.#o.now();
-    const query = new URLSearchParams({ idle: String(Math.max(0, Math.floor((now - (this.#input || now)) / 1000))) });
+    const query = new URLSearchParams({ idle: this.#idle() });
     if (minValidity) query.set('minValidity', String(Math.min(86_400, minValidity)));
     // Not known to be signed in yet: no cookie is a 204, not a 401 error in the console.
     const probing = this.#snapshot.status === 'loading';
     if (probing) query.set('optional', '1');
     const ends = this.#ends;
+    // In proxy mode there is no token to fetch: only the session's state.
+    const proxy = this.#o.mode === 'proxy';
     let response: Response;
     try {
-      response = await this.#post(`token?${query}`);
+      response = await this.#post(proxy ? 'session' : `token?${query}`, proxy ? 'GET' : 'POST');
     } catch (cause) {
       return this.#temporaryFailure(new AuthClientError('network_error', 'Sign-in service could not be reached.', { cause }), trigger);
     }
-    const json = (await response.json().catch(() => undefined)) as TokenResponseBody | undefined;
+    const json = (await response.json().catch(() => undefined)) as Partial<TokenResponseBody & SessionResponseBody> | undefined;
     // Signed out (here or in another tab) while this was under way: neither its token nor its 401 may undo or re-word that.
     if (ends !== this.#ends) return;
     if (probing && response.status === 204) return this.#end('login_required');
+    if (proxy && response.ok && typeof json?.authenticated === 'boolean') {
+      return json.authenticated ? this.#adopt(undefined, json.user as SessionUser) : this.#end('login_required', undefined, true);
+    }
     if (response.ok && typeof json?.accessToken === 'string' && typeof json.expiresIn === 'number' && json.user) {
-      const token: AccessToken = { value: json.accessToken, ...tokenTiming(this.#o.now(), json.expiresIn), scope: json.scope };
+      const token: AccessToken = { value: json.accessToken, ...tokenTiming(this.#o.now(), json.expiresIn), scope: json.scope! };
       this.#broadcast({ t: 'token', from: this.tabId, token, user: json.user });
       this.#adopt(token, json.user, { token, trigger });
       return;
     }
-    const verdict = responseError(response.headers, json);
+    this.#failed(response, responseError(response.headers, json), trigger);
+  }
+
+  /** A failed answer of the BFF: a terminal code ends the session in every tab; anything else is temporary trouble. */
+  #failed(response: Response, verdict: ReturnType<typeof responseError>, trigger: string) {
     const error = new AuthClientError(
       (verdict.code ?? (response.ok ? 'unexpected_response' : 'server_error')) as LatchkeyErrorCode,
       verdict.description ?? `Sign-in service answered ${response.status}.`,
@@ -389,10 +462,11 @@ export class AuthClient {
     this.#temporaryFailure(error, trigger);
   }
 
-  #adopt(token: AccessToken, user: SessionUser, event: AuthEvents['tokenRefreshed']) {
+  /** Signed in with this user, and with this token in token mode (none in proxy mode: no event either). */
+  #adopt(token: AccessToken | undefined, user: SessionUser, event?: AuthEvents['tokenRefreshed']) {
     this.#failures = 0;
     this.#set({ status: 'authenticated', user, token, lastError: undefined, reason: undefined });
-    this.#emit('tokenRefreshed', event);
+    if (event) this.#emit('tokenRefreshed', event);
     this.#schedule();
   }
 
@@ -426,7 +500,7 @@ export class AuthClient {
     this.#ends++;
     // Only a session that ended here is news for other tabs; a page that found none (a tab
     // reopened after sign-out) must not re-word the reason they show.
-    if (tell && this.#snapshot.token) this.#broadcast({ t: 'end', from: this.tabId, reason });
+    if (tell && this.#snapshot.user) this.#broadcast({ t: 'end', from: this.tabId, reason });
     this.#cancelTimer();
     const { status } = this.#snapshot;
     this.#set({ status: 'unauthenticated', user: undefined, token: undefined, lastError: error, reason });
@@ -453,9 +527,10 @@ export class AuthClient {
     }
   }
 
+  /** Arms the timer: at the token's due time, or (proxy mode) at the next look at the session. */
   #schedule() {
-    const token = this.#snapshot.token;
-    if (token) this.#arm(refreshDueAt(token, this.#o.policy) - this.#o.now(), 'timer');
+    const { token, status } = this.#snapshot;
+    if (status === 'authenticated') this.#arm(token ? refreshDueAt(token, this.#o.policy) - this.#o.now() : SESSION_POLL_MS, 'timer');
   }
 
   #arm(delayMs: number, trigger: string) {
@@ -508,8 +583,8 @@ function safely(run: () => void) {
 /** An `apiOrigins` entry as `URL.origin` spells it; anything but scheme, host and port is refused. */
 function toOrigin(entry: string): string {
   try {
-    const url = new URL(entry);
-    if (url.href === `${url.origin}/`) return url.origin;
+    const { href, origin } = new URL(entry);
+    if (href === `${origin}/`) return origin;
   } catch {
     // Not a URL at all: refused below.
   }
