@@ -1,4 +1,5 @@
-import { base64url, calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors as joseErrors, jwtVerify, type JWK } from 'jose';
+import { base64url, calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors as joseErrors, jwtVerify, type JWK, type JWTVerifyGetKey } from 'jose';
+import { LRUCache } from 'lru-cache';
 
 /** The proof algorithms accepted, in the order `algs` names them: asymmetric only, never `none` or HS*. */
 export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'];
@@ -8,6 +9,16 @@ const MAX_JTI_LENGTH = 128;
 
 /** JWK members that only a private or symmetric key has. */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+/**
+ * A client signs every proof with one key and sends one access token with many proofs, so the
+ * imported key with its thumbprint, and the token's hash, are kept for the most recent ones:
+ * importing, hashing and thumbprinting cost about half of a proof's check otherwise. Both are
+ * pure functions of what they are keyed by, so one cache serves every verifier in the process.
+ */
+const REMEMBERED = 1000;
+let importedKeys: LRUCache<string, { key: CryptoKey; jkt: string }> | undefined;
+let tokenHashes: LRUCache<string, string> | undefined;
 
 /** What the request says a proof must match. */
 export interface ProofExpectations {
@@ -57,9 +68,21 @@ export async function checkDPoPProof(header: string | null, expected: ProofExpec
   const secret = PRIVATE_MEMBERS.filter((member) => member in jwk);
   if (secret.length) return refuse(`The DPoP proof's "jwk" holds private key material (${secret.map((m) => `"${m}"`).join(', ')}); it must be a public key`);
 
+  let jkt = '';
+  // jose's EmbeddedJWK imports the key (and refuses a private one) once per distinct alg and jwk.
+  const embeddedKey: JWTVerifyGetKey = async (protectedHeader, token) => {
+    const id = JSON.stringify([protectedHeader.alg, protectedHeader.jwk]);
+    let imported = (importedKeys ??= new LRUCache({ max: REMEMBERED })).get(id);
+    if (!imported) {
+      imported = { key: (await EmbeddedJWK(protectedHeader, token)) as CryptoKey, jkt: await calculateJwkThumbprint(jwk as JWK, 'sha256') };
+      importedKeys.set(id, imported);
+    }
+    jkt = imported.jkt;
+    return imported.key;
+  };
   let payload: Record<string, unknown>;
   try {
-    ({ payload } = await jwtVerify(proof, EmbeddedJWK, {
+    ({ payload } = await jwtVerify(proof, embeddedKey, {
       typ: 'dpop+jwt',
       algorithms: DPOP_ALGORITHMS,
       maxTokenAge: expected.maxAgeSeconds,
@@ -81,12 +104,6 @@ export async function checkDPoPProof(header: string | null, expected: ProofExpec
   if (typeof jti !== 'string' || jti === '') return refuse(`The DPoP proof's "jti" is not a non-empty string (got ${JSON.stringify(jti)})`);
   if (jti.length > MAX_JTI_LENGTH) return refuse(`The DPoP proof's "jti" is longer than ${MAX_JTI_LENGTH} characters`);
 
-  let jkt: string;
-  try {
-    jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
-  } catch {
-    return refuse('The DPoP proof\'s "jwk" has no thumbprint (RFC 7638)');
-  }
   // jose's maxTokenAge made iat a number; the proof stops passing once it is older than the window.
   const expiresAt = ((iat as number) + expected.maxAgeSeconds + expected.clockToleranceSeconds) * 1000;
   return { ok: true, jkt, jti, expiresAt };
@@ -111,7 +128,13 @@ export function normalizeHtu(value: string): string | undefined {
 
 /** `ath`: the base64url SHA-256 of the access token's ASCII. */
 export async function accessTokenHash(accessToken: string): Promise<string> {
-  return base64url.encode(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(accessToken))));
+  const hashes = (tokenHashes ??= new LRUCache({ max: REMEMBERED }));
+  let hash = hashes.get(accessToken);
+  if (hash === undefined) {
+    hash = base64url.encode(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(accessToken))));
+    hashes.set(accessToken, hash);
+  }
+  return hash;
 }
 
 /** The reason jose refused a proof, in words for the caller. */
