@@ -23,7 +23,10 @@ import { useAuthClient } from './context.js';
 
 /** What an authed query or mutation function is handed besides Query's own context. */
 export interface AuthedContext {
-  /** `fetch` with the access token attached, refreshed and retried once when it expired. */
+  /**
+   * The client's authed `fetch`: `fetch(url, init)` with the access token attached, refreshed and
+   * retried once when it expired; `fetch(api, path, init)` through the BFF's proxy (proxy mode).
+   */
   fetch: AuthClient['fetch'];
   /** A token valid for at least this many seconds, for long work (uploads, exports). */
   ensureFresh: AuthClient['ensureFresh'];
