@@ -105,7 +105,7 @@ export async function checkDPoPProof(header: string | null, expected: ProofExpec
   if (jti.length > MAX_JTI_LENGTH) return refuse(`The DPoP proof's "jti" is longer than ${MAX_JTI_LENGTH} characters`);
 
   // jose's maxTokenAge made iat a number; the proof stops passing once it is older than the window.
-  const expiresAt = ((iat as number) + expected.maxAgeSeconds + expected.clockToleranceSeconds) * 1000;
+  const expiresAt = Math.ceil(((iat as number) + expected.maxAgeSeconds + expected.clockToleranceSeconds) * 1000);
   return { ok: true, jkt, jti, expiresAt };
 }
 

@@ -17,10 +17,11 @@ export interface DPoPOptions {
    */
   maxAgeSeconds?: number;
   /**
-   * Proofs the in-memory replay cache holds (default 100 000: about 1 500 proofs a second for a
-   * 60 s window, some 20 MB at most). Past that it refuses proofs as old as the ones it had to
-   * drop, so a replay never passes; each instance has its own cache, so behind a load balancer
-   * pass a shared {@link DPoPOptions.seen} store instead.
+   * Proofs the in-memory replay cache holds (default 100 000). Each is kept for the iat window
+   * plus the clock tolerance (65 s by default), so it holds rate × 65 s: the default covers
+   * about 1 500 proofs a second per instance, in about 30 MB when full. Past that it refuses
+   * proofs as old as the ones it had to drop, so a replay never passes. Each instance has its
+   * own cache: behind a load balancer pass a shared {@link DPoPOptions.seen} store instead.
    */
   replayCacheSize?: number;
   /**
@@ -28,7 +29,8 @@ export interface DPoPOptions {
    * thumbprint and the proof's `jti`) was seen before, and records it until `expiresAt` (ms),
    * in one atomic step. When it throws, the answer is 503, not a verdict on the token.
    * @example
-   * seen: async (proofId, expiresAt) => (await redis.set(`dpop:${proofId}`, '1', { NX: true, PXAT: expiresAt })) === null
+   * seen: async (proofId, expiresAt) =>
+   *   (await redis.set(`dpop:${proofId}`, '1', { condition: 'NX', expiration: { type: 'PXAT', value: expiresAt } })) === null
    */
   seen?: ReplayStore;
   /**

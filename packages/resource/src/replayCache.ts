@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 
 /**
  * A replay store for DPoP proofs: answers `true` when `proofId` was recorded before and has not
- * expired, otherwise records it until `expiresAt` (milliseconds since the epoch) and answers
+ * expired, otherwise records it until `expiresAt` (whole milliseconds since the epoch) and answers
  * `false`. The check and the record must be one atomic step (Redis `SET key 1 NX PXAT
  * expiresAt`), or two requests racing with one proof could both pass.
  */
