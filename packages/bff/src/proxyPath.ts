@@ -26,7 +26,6 @@ const refuse = (why: string) => new BffError('invalid_proxy_path', 400, `The API
  */
 export function proxyTarget(api: ResolvedApi, rest: string, search: string): URL {
   if (rest !== '' && !rest.startsWith('/')) throw refuse('it must start with "/"');
-  if (rest.includes('\\')) throw refuse('it holds a backslash');
   if (FORBIDDEN_ENCODED.test(rest)) throw refuse('it holds an encoded ".", "/" or "\\"');
   const segments = rest === '' ? [] : rest.slice(1).split('/');
   segments.forEach((segment, index) => {
