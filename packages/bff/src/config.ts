@@ -123,6 +123,15 @@ export interface BffConfig<User extends SessionUserBase = SessionUser> extends A
    */
   mode?: BffMode;
   /**
+   * DPoP-bound access tokens (RFC 9449) in token mode (default false). `POST /token` then
+   * requires a DPoP proof for the provider's token endpoint (the Latchkey client makes one with a
+   * key that never leaves the browser), forwards it with the refresh grant, and serves a cached
+   * access token only to a proof of the key it is bound to. The provider must support DPoP.
+   * Server code (`getAccessToken()`) and the API proxy get unbound tokens, each refreshing when
+   * the cached token is bound to another key.
+   */
+  dpop?: boolean;
+  /**
    * Allows an `http:` issuer on another machine. Costs: tokens cross the network unencrypted.
    * For development only. A provider on this machine (`localhost`, `127.0.0.1`, `::1`) needs no flag.
    */
@@ -215,6 +224,7 @@ export interface ResolvedConfig {
   /** The proxied APIs by name (no prototype). */
   apis: Readonly<Record<string, ResolvedApi>>;
   mode: BffMode;
+  dpop: boolean;
   allowInsecureHttp: boolean;
   /** The app's `onEvent` and the metrics recorder, composed. */
   onEvent: (event: BffEvent) => void;
@@ -317,6 +327,7 @@ export function resolveConfig(given: BffConfig<SessionUserBase> = {}, env: Env =
     bodyTimeoutMs: positive('bodyTimeoutMs', config.bodyTimeoutMs, 5000),
     store,
     ...resolveApis(config.apis, config.mode),
+    dpop: flag('dpop', config.dpop),
     // Past the check above, an http: issuer is allowed (on this machine, or by the flag).
     allowInsecureHttp: issuer.protocol === 'http:',
     onEvent: withMetrics(config.onEvent ?? jsonLinesLogger(), metrics),
@@ -374,6 +385,12 @@ function positive(name: string, value: number | undefined, fallback: number, all
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
     throw new ConfigurationError(`"${name}" must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${JSON.stringify(value)}.`);
   }
+  return value;
+}
+
+function flag(name: string, value: boolean | undefined): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw new ConfigurationError(`"${name}" must be true or false, got ${JSON.stringify(value)}.`);
   return value;
 }
 

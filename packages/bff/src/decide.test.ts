@@ -19,6 +19,12 @@ function ledger(v: number, superseded: Record<number, number | null> = {}, token
   };
 }
 
+/** A ledger whose fresh token is bound to the DPoP key with thumbprint `jkt`. */
+function boundLedger(jkt: string): FamilyLedger {
+  const l = ledger(1);
+  return { ...l, token: { ...l.token!, jkt } };
+}
+
 /** A family whose every record says the last activity was 1,000 s ago. */
 const idleLedger: FamilyLedger = { ...ledger(1), session: session(1, { la: S - 1000 }) };
 
@@ -43,6 +49,11 @@ const rows: [string, FamilyState, TokenRequest, Decision][] = [
   ['5. a cookie whose successor reached nobody (late rotation) heals whenever it comes back', state(ledger(2, { 1: null })), request(1), { action: 'serve', heal: true, staleMs: 0 }],
   ['5. minValidity is capped at what a fresh token can give: a new token serves any minValidity', state(ledger(1, {}, 5)), request(1, { minValidity: 86_400 }), { action: 'serve', heal: false }],
   ['5. a request that waited for another refresh takes its rotation, however short', state(ledger(2, { 1: NOW - 100 }, 200)), request(1, { minValidity: 250, waitingSince: 1 }), { action: 'serve', heal: true, staleMs: 100 }],
+  ['5. a token bound to the caller’s DPoP key is served to it', state(boundLedger('key-a')), request(1, { jkt: 'key-a' }), { action: 'serve', heal: false }],
+  ['5. a token bound to another DPoP key is not served: refreshed for the caller’s key', state(boundLedger('key-a')), request(1, { jkt: 'key-b' }), { action: 'refresh', adopt: false, heal: false }],
+  ['5. a DPoP-bound token is not served to a caller without a key', state(boundLedger('key-a')), request(1), { action: 'refresh', adopt: false, heal: false }],
+  ['5. a Bearer token is not served to a caller that proved a DPoP key', state(ledger(1)), request(1, { jkt: 'key-a' }), { action: 'refresh', adopt: false, heal: false }],
+  ['5. a rotation while waiting is not taken when its token is bound to another key', state({ ...boundLedger('key-a'), session: session(2), token: { ...boundLedger('key-a').token!, v: 2 } }), request(1, { jkt: 'key-b', waitingSince: 1, presented: session(2) }), { action: 'refresh', adopt: false, heal: false }],
   ['6. a shared provider failure is answered as it is', state(ledger(1, {}, 299), { sharedFailure: { message: 'down', retryAfter: 4 } }), request(1), { action: 'fail', message: 'down', retryAfter: 4 }],
   ['7. while another request holds the lock, wait', state(ledger(1, {}, 299)), request(1, { lockedByOther: true }), { action: 'wait' }],
   ['8. a token without minValidity left is refreshed', state(ledger(1, {}, 100)), request(1, { minValidity: 250 }), { action: 'refresh', adopt: false, heal: false }],

@@ -26,6 +26,8 @@ export interface TokenRequest {
   waitingSince?: number;
   /** Another request (here or on another instance) holds the family's refresh lock. */
   lockedByOther?: boolean;
+  /** Thumbprint of the DPoP key the caller proved it holds; absent for a caller that wants a Bearer token. */
+  jkt?: string;
 }
 
 export interface Policy {
@@ -69,8 +71,9 @@ const FRESH_MAX_SECONDS = 30;
  * 2. past the absolute lifetime → reject `session_expired` (absolute);
  * 3. idle longer than allowed → reject `session_expired` (idle);
  * 4. the presented version has been outdated (a newer one came back) longer than the grace window → reject `session_revoked` (reuse);
- * 5. the cached token of the newest version has `minValidity` left (capped at what a fresh
- *    token can give), or a rotation happened while this request waited → serve it (heal when behind);
+ * 5. the cached token of the newest version is bound to the caller's DPoP key (or, for a caller
+ *    without one, to none) and has `minValidity` left (capped at what a fresh token can give), or
+ *    a rotation happened while this request waited → serve it (heal when behind);
  * 6. a provider failure is shared right now → fail with it;
  * 7. another request holds the refresh lock → wait;
  * 8. otherwise → refresh (adopting the presented cookie when the store does not know the family).
@@ -110,7 +113,8 @@ export function decide(state: FamilyState, request: TokenRequest, now: number, p
     staleMs = supersededAt === null ? 0 : now - supersededAt;
   }
 
-  const token = ledger.token?.v === newest ? ledger.token : undefined;
+  // A token bound to one key is never handed to a caller with another key, nor to one without.
+  const token = ledger.token?.v === newest && ledger.token.jkt === request.jkt ? ledger.token : undefined;
   if (token && token.exp > now) {
     const left = (token.exp - now) / 1000;
     const freshest = token.lifetime - Math.min(FRESH_MAX_SECONDS, token.lifetime * FRESH_SHARE);

@@ -1,4 +1,4 @@
-/** Store keys, all under `latchkey:`: ledger, denylist, lock, shared failure, activity, user index. */
-export function key(kind: 'fam' | 'deny' | 'lock' | 'fail' | 'act' | 'user', id: string): string {
+/** Store keys, all under `latchkey:`: ledger, denylist, lock, shared failure, activity, user index, DPoP proof ids forwarded. */
+export function key(kind: 'fam' | 'deny' | 'lock' | 'fail' | 'act' | 'user' | 'dpop', id: string): string {
   return `latchkey:${kind}:${id}`;
 }

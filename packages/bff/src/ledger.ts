@@ -10,6 +10,8 @@ export interface CachedToken {
   /** The lifetime the provider gave it (s): what a fresh token can offer at most. */
   lifetime: number;
   scope: string;
+  /** Thumbprint of the DPoP key the token is bound to (`cnf.jkt`); absent for a Bearer token. */
+  jkt?: string;
 }
 
 /**
@@ -48,7 +50,7 @@ export function isLedger(value: unknown): value is FamilyLedger {
     typeof l.cookie === 'string' &&
     typeof l.superseded === 'object' &&
     l.superseded !== null &&
-    (l.token === undefined || (typeof l.token.accessToken === 'string' && typeof l.token.exp === 'number' && Number.isInteger(l.token.v)))
+    (l.token === undefined || (typeof l.token.accessToken === 'string' && typeof l.token.exp === 'number' && Number.isInteger(l.token.v) && (l.token.jkt === undefined || typeof l.token.jkt === 'string')))
   );
 }
 

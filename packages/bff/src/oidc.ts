@@ -11,6 +11,8 @@ export interface ProviderTokens {
   /** A new refresh token, when the provider rotated it. */
   refreshToken: string | undefined;
   scope: string;
+  /** `bearer` or `dpop` (lower-cased): `dpop` when the provider bound the access token to a proof's key. */
+  tokenType: string;
   idToken: string | undefined;
   claims: Record<string, unknown> | undefined;
 }
@@ -161,11 +163,16 @@ export class OidcClient {
    * and stop waiting earlier, since a provider that got the request may still redeem it.
    * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
    */
-  async refreshTokens(refreshToken: string, timeoutMs?: number): Promise<ProviderTokens> {
+  async refreshTokens(refreshToken: string, timeoutMs?: number, dpopProof?: string): Promise<ProviderTokens> {
     const as = await this.discover();
     try {
       const result = await this.#call(timeoutMs ?? this.#config.upstreamTimeoutMs, async (options) => {
-        const response = await oauth.refreshTokenGrantRequest(as, this.#client, this.#auth, refreshToken, { ...options, ...this.#resourceParam() });
+        const response = await oauth.refreshTokenGrantRequest(as, this.#client, this.#auth, refreshToken, {
+          ...options,
+          ...this.#resourceParam(),
+          // The browser's proof, as it signed it: the provider binds the new access token to its key.
+          ...(dpopProof !== undefined && { headers: { dpop: dpopProof } }),
+        });
         return oauth.processRefreshTokenResponse(as, this.#client, response);
       });
       return toProviderTokens(result, undefined);
@@ -173,8 +180,27 @@ export class OidcClient {
       if (error instanceof oauth.ResponseBodyError && error.error === 'invalid_grant') {
         throw new BffError('session_expired', 401, 'Your session has ended at the identity provider. Sign in again.', { cause: error });
       }
+      // The provider refused the browser's proof before redeeming anything: the browser signs another.
+      if (dpopProof !== undefined && error instanceof oauth.ResponseBodyError && (error.error === 'use_dpop_nonce' || error.error === 'invalid_dpop_proof')) {
+        const nonce = error.response.headers.get('dpop-nonce');
+        throw new BffError(
+          error.error,
+          400,
+          error.error === 'use_dpop_nonce'
+            ? 'The identity provider asks for a DPoP proof with its nonce (in the DPoP-Nonce header). Sign a new proof with it.'
+            : `The identity provider refused the DPoP proof${error.error_description ? `: ${error.error_description}` : ''}.`,
+          { cause: error, ...(nonce && { headers: { 'dpop-nonce': nonce } }) },
+        );
+      }
       throw this.#providerError(error, 'refresh');
     }
+  }
+
+  /** The provider's token endpoint: the `htu` a DPoP proof for a refresh must name. */
+  async tokenEndpoint(): Promise<string> {
+    const as = await this.discover();
+    if (!as.token_endpoint) throw this.#misconfigured('discovery', 'no_token_endpoint', 'its metadata names no token_endpoint');
+    return as.token_endpoint;
   }
 
   /**
@@ -249,6 +275,7 @@ function toProviderTokens(result: oauth.TokenEndpointResponse, claims: Record<st
     expiresIn: typeof result.expires_in === 'number' && result.expires_in > 0 ? result.expires_in : 300,
     refreshToken: result.refresh_token,
     scope: typeof result.scope === 'string' ? result.scope : '',
+    tokenType: result.token_type,
     idToken: result.id_token,
     claims,
   };

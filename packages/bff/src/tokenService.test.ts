@@ -59,7 +59,7 @@ function setup(options: Partial<BffConfig> & { store?: BffStore; clock?: { now: 
 }
 
 function tokensFor(n: number): ProviderTokens {
-  return { accessToken: `access-token-${n}`, expiresIn: 60, refreshToken: `rt-${n}`, scope: 'openid', idToken: undefined, claims: undefined };
+  return { accessToken: `access-token-${n}`, expiresIn: 60, refreshToken: `rt-${n}`, scope: 'openid', tokenType: 'bearer', idToken: undefined, claims: undefined };
 }
 
 const requests = (result: string) => t.total('latchkey.token.requests', { 'latchkey.result': result });

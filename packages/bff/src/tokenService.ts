@@ -9,6 +9,7 @@ import { key } from './keys.js';
 import { confirmLedger, isLedger, rotateLedger, type CachedToken, type FamilyLedger } from './ledger.js';
 import { ACTIVE_SESSIONS_KEY, refreshOutcomeOf, type RefreshOutcome, type TokenResult } from './metrics.js';
 import type { OidcClient, ProviderTokens } from './oidc.js';
+import { DPOP_MAX_AGE_SECONDS, type DpopProof } from './dpop.js';
 import type { Sealer } from './seal.js';
 import type { SessionData } from './session.js';
 import { SingleFlight } from './singleFlight.js';
@@ -66,6 +67,7 @@ export class TokenService {
   readonly #sealer: Sealer;
   readonly #flights = new SingleFlight<TokenOutcome>();
   readonly #lock: FamilyLock;
+  #dpopIgnoredLogged = false;
 
   constructor(config: ResolvedConfig, oidc: OidcClient, sealer: Sealer) {
     this.#config = config;
@@ -114,11 +116,15 @@ export class TokenService {
     return decide(state, request, this.#config.now(), this.#config);
   }
 
-  /** A token with at least `minValidity` seconds left for this cookie's family (capped at what the provider's tokens can give). */
-  async getToken(presented: SessionData, minValidity: number, idle: number | undefined): Promise<TokenOutcome> {
+  /**
+   * A token with at least `minValidity` seconds left for this cookie's family (capped at what the
+   * provider's tokens can give). With a DPoP `proof`, one bound to the proof's key: the cached
+   * token when it is bound to that key, else a refresh that forwards the proof.
+   */
+  async getToken(presented: SessionData, minValidity: number, idle: number | undefined, proof?: DpopProof): Promise<TokenOutcome> {
     let result: TokenResult = 'rejected';
     try {
-      const outcome = await this.#getToken(presented, minValidity, idle);
+      const outcome = await this.#getToken(presented, minValidity, idle, proof);
       const via = (result = outcome.via ?? 'refreshed');
       // For the operations dashboard, which counts /token answers by the same result.
       const current = currentRequest();
@@ -129,8 +135,8 @@ export class TokenService {
     }
   }
 
-  async #getToken(presented: SessionData, minValidity: number, idle: number | undefined): Promise<TokenOutcome> {
-    const request: TokenRequest = { presented, minValidity, idle };
+  async #getToken(presented: SessionData, minValidity: number, idle: number | undefined, proof: DpopProof | undefined): Promise<TokenOutcome> {
+    const request: RefreshRequest = { presented, minValidity, idle, ...(proof && { jkt: proof.jkt, proof }) };
     const state = await this.#state(presented.fid);
     const decision = this.#decide(state, request);
     if (decision.action !== 'refresh') {
@@ -143,7 +149,8 @@ export class TokenService {
     const joined = this.#config.now();
     let outcome: TokenOutcome;
     try {
-      outcome = await this.#flights.run(presented.fid, () => {
+      // One flight per family and key: a caller with another key (or none) needs a token of its own.
+      outcome = await this.#flights.run(proof ? `${presented.fid} ${proof.jkt}` : presented.fid, () => {
         led = true;
         return this.#refreshUnderLock(request, state);
       });
@@ -269,7 +276,7 @@ export class TokenService {
    * Takes the family's lock and refreshes, or, while another request holds it, waits for its
    * rotation or its failure — re-deciding on fresh state each time round.
    */
-  async #refreshUnderLock(request: TokenRequest, first: FamilyState): Promise<TokenOutcome> {
+  async #refreshUnderLock(request: RefreshRequest, first: FamilyState): Promise<TokenOutcome> {
     const wait: { since?: number } = {};
     try {
       return await this.#lockOrWait(request, first, wait);
@@ -278,7 +285,7 @@ export class TokenService {
     }
   }
 
-  async #lockOrWait(request: TokenRequest, first: FamilyState, wait: { since?: number }): Promise<TokenOutcome> {
+  async #lockOrWait(request: RefreshRequest, first: FamilyState, wait: { since?: number }): Promise<TokenOutcome> {
     const waitUntil = performance.now() + this.#config.upstreamTimeoutMs + 1_000;
     const waitingSince = first.ledger?.session.v ?? request.presented.v;
     // A cookie already behind when the wait began is still a stale one, healed as such.
@@ -300,7 +307,7 @@ export class TokenService {
           const decision = this.#decide(state, { ...request, waitingSince });
           if (decision.action !== 'refresh') return await this.#settle(decision, state, request, waitedForRotation());
           const current = decision.adopt ? request.presented : state.ledger!.session;
-          return await this.#redeem(state, current, request.presented.v, (pending) => (holdUntil = pending));
+          return await this.#redeem(state, current, request, (pending) => (holdUntil = pending));
         } finally {
           // Not awaited: the answer need not wait for it, and a release that fails leaves the lock
           // to expire on its own; it must not cost the caller its new cookie.
@@ -326,9 +333,16 @@ export class TokenService {
    * redeem the token, so its late answer is recorded as a pending rotation (healed, not taken
    * for reuse), and `hold` keeps the family's lock until it settles.
    */
-  async #redeem(state: FamilyState, current: SessionData, presented: number, hold: (pending: Promise<unknown>) => void): Promise<TokenOutcome> {
+  async #redeem(state: FamilyState, current: SessionData, request: RefreshRequest, hold: (pending: Promise<unknown>) => void): Promise<TokenOutcome> {
+    const presented = request.presented.v;
+    const { proof } = request;
+    // The provider refuses a proof it has seen with invalid_grant, which reads as a dead refresh
+    // token and would end the session: a proof is forwarded once, by any instance, never twice.
+    if (proof && !(await this.#config.store.setIfAbsent(key('dpop', proof.jti), '1', 2 * DPOP_MAX_AGE_SECONDS * 1000))) {
+      throw new BffError('invalid_dpop_proof', 400, 'The DPoP proof was refused: it was already used. Send a new proof with each request.');
+    }
     const started = this.#config.now();
-    const upstream = this.#oidc.refreshTokens(current.rt, Math.max(LATE_LIMIT_MS, this.#config.upstreamTimeoutMs));
+    const upstream = this.#oidc.refreshTokens(current.rt, Math.max(LATE_LIMIT_MS, this.#config.upstreamTimeoutMs), proof?.jwt);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.#config.upstreamTimeoutMs);
@@ -339,7 +353,7 @@ export class TokenService {
       const first = await Promise.race([upstream, deadline]);
       if (first === 'timeout') {
         timedOut = true;
-        hold(upstream.then((late) => this.#rotate(state, current, late, started, presented, true)).catch(() => {}));
+        hold(upstream.then((late) => this.#rotate(state, current, late, started, presented, proof, true)).catch(() => {}));
         throw new UpstreamError('The identity provider did not answer the refresh in time. Try again shortly.');
       }
       tokens = first;
@@ -350,7 +364,7 @@ export class TokenService {
     } finally {
       clearTimeout(timer);
     }
-    return this.#rotate(state, current, tokens, started, presented);
+    return this.#rotate(state, current, tokens, started, presented, proof);
   }
 
   /** Records one refresh grant's outcome and how long it took since `started`. */
@@ -378,6 +392,7 @@ export class TokenService {
     tokens: ProviderTokens,
     started: number,
     presented: number,
+    proof: DpopProof | undefined,
     late = false,
   ): Promise<TokenOutcome> {
     const { store, now } = this.#config;
@@ -390,7 +405,7 @@ export class TokenService {
       la: Math.max(current.la ?? current.ca, state.activeAt),
     };
     const sealed = this.#sealCookie(next);
-    const token = cachedToken(next.v, tokens, at);
+    const token = cachedToken(next.v, tokens, at, proof && this.#boundTo(proof, tokens));
     const updated = rotateLedger(ledger, current, { session: next, cookie: sealed, token, idToken: tokens.idToken }, presented, at, this.#config.graceSeconds * 1000);
     // Written together (one round trip to Redis). The cookie goes out even if they fail: the
     // browser must hold the only live refresh token.
@@ -432,6 +447,19 @@ export class TokenService {
       );
     }
     return { ...this.#outcome(next, token, sealed), revokedAfter };
+  }
+
+  /**
+   * The key a new access token is bound to: the proof's, when the provider answered a DPoP token.
+   * A provider that ignored the proof answered a Bearer token: served as such, and said once.
+   */
+  #boundTo(proof: DpopProof, tokens: ProviderTokens): string | undefined {
+    if (tokens.tokenType === 'dpop') return proof.jkt;
+    if (!this.#dpopIgnoredLogged) {
+      this.#dpopIgnoredLogged = true;
+      console.error('[latchkey] configuration error: dpop is on, but the identity provider answered a DPoP refresh with a Bearer token. Enable DPoP at the provider, or turn dpop off; until then each DPoP /token call refreshes.');
+    }
+    return undefined;
   }
 
   async #writeLedger(ledger: FamilyLedger): Promise<void> {
@@ -576,7 +604,7 @@ export class TokenService {
       cookie,
       body: {
         accessToken: token.accessToken,
-        tokenType: 'Bearer',
+        tokenType: token.jkt === undefined ? 'Bearer' : 'DPoP',
         expiresIn: Math.max(0, Math.floor((token.exp - now) / 1000)),
         expiresAt: Math.floor(token.exp / 1000),
         scope: token.scope,
@@ -586,9 +614,12 @@ export class TokenService {
   }
 }
 
-function cachedToken(v: number, tokens: ProviderTokens, now: number): CachedToken {
-  return { v, accessToken: tokens.accessToken, exp: now + tokens.expiresIn * 1000, lifetime: tokens.expiresIn, scope: tokens.scope };
+function cachedToken(v: number, tokens: ProviderTokens, now: number, jkt?: string): CachedToken {
+  return { v, accessToken: tokens.accessToken, exp: now + tokens.expiresIn * 1000, lifetime: tokens.expiresIn, scope: tokens.scope, ...(jkt !== undefined && { jkt }) };
 }
+
+/** A request as the refresh shell sees it: the rules' input, and the DPoP proof to forward. */
+type RefreshRequest = TokenRequest & { proof?: DpopProof };
 
 function parseFailure(raw: string | undefined): FamilyState['sharedFailure'] {
   if (!raw) return undefined;

@@ -21,6 +21,8 @@ export type LatchkeyErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'invalid_token'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | 'insufficient_scope'
   | 'not_found'
   | 'method_not_allowed'

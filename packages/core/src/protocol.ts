@@ -36,7 +36,8 @@ export interface TokenRequestBody {
 /** Answer of `POST /token`. */
 export interface TokenResponseBody<User extends SessionUserBase = SessionUser> {
   accessToken: string;
-  tokenType: 'Bearer';
+  /** `DPoP` when the token is bound to the client's DPoP key (send it as `Authorization: DPoP`, with a proof). */
+  tokenType: 'Bearer' | 'DPoP';
   /** Seconds the token stays valid, counted from the response. */
   expiresIn: number;
   /** Server clock's expiry in epoch seconds, for display only: clients count from `expiresIn`. */

@@ -1,3 +1,4 @@
+import { DPOP_HTU_HEADER, readDpopProof, type DpopProof } from '../dpop.js';
 import { BffError } from '../errors.js';
 import { json, readJsonBody } from '../http.js';
 import { RotatedButUnavailableError } from '../tokenService.js';
@@ -34,9 +35,16 @@ export const token: Route = {
     // Over the limit, the session stays: a 429 never clears the cookie.
     const limited = ctx.limit('tokenPerFamily', session.fid);
     if (limited) await limited;
+    let proof: DpopProof | undefined;
+    let htu: string | undefined;
+    if (config.dpop) {
+      htu = await ctx.oidc.tokenEndpoint();
+      proof = readDpopProof(request, htu, config.now());
+    }
     try {
-      const outcome = await tokens.getToken(session, minValidity, idle as number | undefined);
+      const outcome = await tokens.getToken(session, minValidity, idle as number | undefined, proof);
       const response = json(200, outcome.body);
+      if (htu) response.headers.set(DPOP_HTU_HEADER, htu);
       if (outcome.cookie) response.headers.append('set-cookie', ctx.sessionCookie(outcome.cookie, outcome.session));
       return response;
     } catch (error) {
