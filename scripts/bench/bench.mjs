@@ -18,6 +18,8 @@ import { parseArgs } from 'node:util';
 import { Children, freePorts, startIdp, startRedis } from '../soak/processes.mjs';
 import { demoClient } from '../soak/workspace.mjs';
 import { fanOutRun } from './fanout.mjs';
+import { dpopVerifyCost, printDPoPVerifyCost } from './dpop.mjs';
+import { dpopBrowserCost, printDPoPBrowserCost } from './dpopBrowser.mjs';
 import { bareAttempt, grantAttempt, interleavedLatency, percentile, refreshAttempt, throughput } from './measure.mjs';
 import { leakSoak } from './leakSoak.mjs';
 import { metricsCost } from './metricsCost.mjs';
@@ -301,6 +303,15 @@ async function run(opts, children, interrupted) {
     }
   }
 
+  // What DPoP costs: a proof in the browser (Chromium) and its check at a resource server.
+  /** @type {{ verify: import('./dpop.mjs').DPoPVerifyCost, browser: import('./dpopBrowser.mjs').DPoPBrowserCost } | undefined} */
+  let dpopCosts;
+  if (!opts.soakOnly && !interrupted.aborted) {
+    say('DPoP: proofs in Chromium, verify() at the resource');
+    const iterations = opts.profile === 'quick' ? 500 : 2000;
+    dpopCosts = { browser: await dpopBrowserCost({ iterations }), verify: await dpopVerifyCost({ iterations }) };
+  }
+
   // The leak soak: both demos at once, after the phases above (their sessions sit idle from here on).
   /** @type {Awaited<ReturnType<typeof leakSoak>> | undefined} */
   let soaked;
@@ -330,6 +341,11 @@ async function run(opts, children, interrupted) {
     printLatency(latencyRows);
     printFanOut(fanOutRows, { durationS: opts.fanOutS, intervalMs: opts.fanOutIntervalMs });
     printRatios({ stores: stores.map((s) => s.name), throughputRows, latencyRows, pairedRows, fanOutRows });
+  }
+  if (dpopCosts) {
+    console.log('');
+    printDPoPVerifyCost(dpopCosts.verify);
+    printDPoPBrowserCost(dpopCosts.browser);
   }
   if (soaked) printSoak({ ...soaked, lifetimeS: opts.lifetimeS });
   const provider = await idp.stats(10_000);
