@@ -19,6 +19,7 @@ describe('createBff() configuration', () => {
     ['a negative idle timeout', { idleTimeoutSeconds: -1 }, /"idleTimeoutSeconds" must be a non-negative number, got -1/],
     ['a rate limit of zero', { rateLimits: { tokenPerFamily: { limit: 0, windowSeconds: 60 } } }, /"rateLimits.tokenPerFamily" must be false or \{ limit, windowSeconds \}/],
     ['a fractional rate window', { rateLimits: { loginPerIp: { limit: 5, windowSeconds: 0.5 } } }, /"rateLimits.loginPerIp"/],
+    ['dpop given as a string', { dpop: 'true' }, /"dpop" must be true or false, got "true"/],
   ])('check() fails on %s with a message naming the option; createBff() itself checks nothing', (_name, patch, message) => {
     const bff = createBff({ ...good, ...patch } as never);
     expect(() => bff.check()).toThrow(ConfigurationError);
