@@ -551,6 +551,24 @@ describe('proxy mode: attacks, each refused with the API receiving nothing', () 
     expect(upstream.started).toHaveLength(0);
   });
 
+  it('the audit trail records each call by its API, never its path or query', async () => {
+    const cookie = await h.signIn();
+    expect((await call('/notes/patients/4711/records?name=Jane%20Doe', cookie, { headers: { 'x-latchkey-idle': '2.5' } })).status).toBe(200);
+    const records = await h.bff.admin.recentAudit(50);
+    const record = records.find((r) => r.event === 'api_proxied');
+    expect(record).toMatchObject({ route: '/proxy/notes', detail: expect.objectContaining({ status: 200 }) });
+    expect(JSON.stringify(records)).not.toMatch(/4711|Jane/);
+  });
+
+  it('mode both: the proxy and /token answer side by side', async () => {
+    const both = h.instance({ mode: 'both' });
+    const cookie = await h.signIn();
+    const proxiedAnswer = await both.bff.handle(new Request(`${APP}/api/auth/proxy/readonly/x`, { headers: { ...SPA, cookie: `__Host-latchkey=${cookie}` } }));
+    expect(proxiedAnswer.status).toBe(200);
+    const rotated = sessionCookieFrom(proxiedAnswer) ?? cookie;
+    expect((await both.token(rotated)).status).toBe(200);
+  });
+
   it('the public configuration lists APIs, not secrets', () => {
     const { apis: listed, mode } = h.bff.config;
     expect(mode).toBe('proxy');
