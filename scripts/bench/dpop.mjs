@@ -83,7 +83,7 @@ const median = (/** @type {number[]} */ values) => {
  */
 export async function dpopVerifyCost({ iterations = 2000, warmUp = 200 } = {}) {
   const { createVerifier } = await import(pathToFileURL(join(RESOURCE, 'dist/index.js')).href);
-  /** @type {typeof import('jose')} */
+  /** @type {typeof import('../../packages/resource/node_modules/jose/dist/types/index.js')} */
   const jose = await import(pathToFileURL(createRequire(join(RESOURCE, 'package.json')).resolve('jose')).href);
   const seconds = () => Math.floor(Date.now() / 1000);
 
