@@ -296,12 +296,17 @@ describe('proxy mode: the API refuses the token (401 invalid_token)', () => {
     expect(sessionCookieFrom(response)).toBeDefined();
   });
 
-  it('does not retry with the same token: one the provider issued moments ago is the freshest there is', async () => {
+  it('refreshes even a token issued moments ago when the API refuses it, retries once with the new one, and never a second time', async () => {
     const cookie = await h.signIn();
-    upstream.queue.push(unauthorized());
+    upstream.queue.push(unauthorized(), unauthorized());
     const response = await call('/notes/items', cookie);
     expect(response.status).toBe(401);
-    expect(upstream.received).toHaveLength(1);
+    expect(upstream.received).toHaveLength(2);
+    const [first, second] = upstream.received.map((r) => r.headers.authorization);
+    expect(second).toMatch(/^Bearer /);
+    expect(second).not.toBe(first);
+    // The session lives on, with the rotated cookie.
+    expect(sessionCookieFrom(response)).toBeDefined();
   });
 
   it('replays a POST body byte for byte (bodies are read whole before the first call), and a PUT', async () => {
@@ -551,12 +556,19 @@ describe('proxy mode: attacks, each refused with the API receiving nothing', () 
     expect(upstream.started).toHaveLength(0);
   });
 
-  it('the audit trail records each call by its API, never its path or query', async () => {
+  it('the audit trail records a call that did not go well by its API, never its path or query, and no routine success', async () => {
     const cookie = await h.signIn();
+    const before = (await h.bff.admin.recentAudit(500)).filter((r) => r.event === 'api_proxied').length;
     expect((await call('/notes/patients/4711/records?name=Jane%20Doe', cookie, { headers: { 'x-latchkey-idle': '2.5' } })).status).toBe(200);
-    const records = await h.bff.admin.recentAudit(50);
+    expect((await h.bff.admin.recentAudit(500)).filter((r) => r.event === 'api_proxied')).toHaveLength(before);
+    upstream.queue.push((_req, res) => {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+    expect((await call('/notes/patients/4711/records?name=Jane%20Doe', cookie)).status).toBe(500);
+    const records = await h.bff.admin.recentAudit(500);
     const record = records.find((r) => r.event === 'api_proxied');
-    expect(record).toMatchObject({ route: '/proxy/notes', detail: expect.objectContaining({ status: 200 }) });
+    expect(record).toMatchObject({ type: 'proxy', outcome: 'forwarded', route: '/proxy/notes', detail: { api: 'notes', method: 'GET', status: 500 } });
     expect(JSON.stringify(records)).not.toMatch(/4711|Jane/);
   });
 

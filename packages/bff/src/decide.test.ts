@@ -54,6 +54,8 @@ const rows: [string, FamilyState, TokenRequest, Decision][] = [
   ['5. a DPoP-bound token is not served to a caller without a key', state(boundLedger('key-a')), request(1), { action: 'refresh', adopt: false, heal: false }],
   ['5. a Bearer token is not served to a caller that proved a DPoP key', state(ledger(1)), request(1, { jkt: 'key-a' }), { action: 'refresh', adopt: false, heal: false }],
   ['5. a rotation while waiting is not taken when its token is bound to another key', state({ ...boundLedger('key-a'), session: session(2), token: { ...boundLedger('key-a').token!, v: 2 } }), request(1, { jkt: 'key-b', waitingSince: 1, presented: session(2) }), { action: 'refresh', adopt: false, heal: false }],
+  ['5. a token an API refused (invalid_token) is not served again, however fresh: refreshed', state(ledger(1, {}, 1)), request(1, { rejected: 'at1' }), { action: 'refresh', adopt: false, heal: false }],
+  ['5. a refused token does not stop a newer one being served', state(ledger(2, { 1: NOW - 100 })), request(2, { rejected: 'at1' }), { action: 'serve', heal: false }],
   ['6. a shared provider failure is answered as it is', state(ledger(1, {}, 299), { sharedFailure: { message: 'down', retryAfter: 4 } }), request(1), { action: 'fail', message: 'down', retryAfter: 4 }],
   ['7. while another request holds the lock, wait', state(ledger(1, {}, 299)), request(1, { lockedByOther: true }), { action: 'wait' }],
   ['8. a token without minValidity left is refreshed', state(ledger(1, {}, 100)), request(1, { minValidity: 250 }), { action: 'refresh', adopt: false, heal: false }],

@@ -28,6 +28,8 @@ export interface TokenRequest {
   lockedByOther?: boolean;
   /** Thumbprint of the DPoP key the caller proved it holds; absent for a caller that wants a Bearer token. */
   jkt?: string;
+  /** An access token an API refused as invalid (RFC 6750 `invalid_token`): not served again, however fresh. */
+  rejected?: string;
 }
 
 export interface Policy {
@@ -72,7 +74,7 @@ const FRESH_MAX_SECONDS = 30;
  * 3. idle longer than allowed → reject `session_expired` (idle);
  * 4. the presented version has been outdated (a newer one came back) longer than the grace window → reject `session_revoked` (reuse);
  * 5. the cached token of the newest version is bound to the caller's DPoP key (or, for a caller
- *    without one, to none) and has `minValidity` left (capped at what a fresh token can give), or
+ *    without one, to none), is not one an API refused, and has `minValidity` left (capped at what a fresh token can give), or
  *    a rotation happened while this request waited → serve it (heal when behind);
  * 6. a provider failure is shared right now → fail with it;
  * 7. another request holds the refresh lock → wait;
@@ -114,7 +116,7 @@ export function decide(state: FamilyState, request: TokenRequest, now: number, p
   }
 
   // A token bound to one key is never handed to a caller with another key, nor to one without.
-  const token = ledger.token?.v === newest && ledger.token.jkt === request.jkt ? ledger.token : undefined;
+  const token = ledger.token?.v === newest && ledger.token.jkt === request.jkt && ledger.token.accessToken !== request.rejected ? ledger.token : undefined;
   if (token && token.exp > now) {
     const left = (token.exp - now) / 1000;
     const freshest = token.lifetime - Math.min(FRESH_MAX_SECONDS, token.lifetime * FRESH_SHARE);

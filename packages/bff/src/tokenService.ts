@@ -119,12 +119,13 @@ export class TokenService {
   /**
    * A token with at least `minValidity` seconds left for this cookie's family (capped at what the
    * provider's tokens can give). With a DPoP `proof`, one bound to the proof's key: the cached
-   * token when it is bound to that key, else a refresh that forwards the proof.
+   * token when it is bound to that key, else a refresh that forwards the proof. `rejected`: an
+   * access token an API refused (401 `invalid_token`), never served again however fresh.
    */
-  async getToken(presented: SessionData, minValidity: number, idle: number | undefined, proof?: DpopProof): Promise<TokenOutcome> {
+  async getToken(presented: SessionData, minValidity: number, idle: number | undefined, options: TokenOptions = {}): Promise<TokenOutcome> {
     let result: TokenResult = 'rejected';
     try {
-      const outcome = await this.#getToken(presented, minValidity, idle, proof);
+      const outcome = await this.#getToken(presented, minValidity, idle, options);
       const via = (result = outcome.via ?? 'refreshed');
       // For the operations dashboard, which counts /token answers by the same result.
       const current = currentRequest();
@@ -135,8 +136,8 @@ export class TokenService {
     }
   }
 
-  async #getToken(presented: SessionData, minValidity: number, idle: number | undefined, proof: DpopProof | undefined): Promise<TokenOutcome> {
-    const request: RefreshRequest = { presented, minValidity, idle, ...(proof && { jkt: proof.jkt, proof }) };
+  async #getToken(presented: SessionData, minValidity: number, idle: number | undefined, { proof, rejected }: TokenOptions): Promise<TokenOutcome> {
+    const request: RefreshRequest = { presented, minValidity, idle, ...(proof && { jkt: proof.jkt, proof }), ...(rejected !== undefined && { rejected }) };
     const state = await this.#state(presented.fid);
     const decision = this.#decide(state, request);
     if (decision.action !== 'refresh') {
@@ -616,6 +617,12 @@ export class TokenService {
 
 function cachedToken(v: number, tokens: ProviderTokens, now: number, jkt?: string): CachedToken {
   return { v, accessToken: tokens.accessToken, exp: now + tokens.expiresIn * 1000, lifetime: tokens.expiresIn, scope: tokens.scope, ...(jkt !== undefined && { jkt }) };
+}
+
+/** What a caller of {@link TokenService.getToken} may add: a DPoP proof, and a token an API refused. */
+export interface TokenOptions {
+  proof?: DpopProof | undefined;
+  rejected?: string;
 }
 
 /** A request as the refresh shell sees it: the rules' input, and the DPoP proof to forward. */

@@ -102,12 +102,12 @@ export async function apiProxy(ctx: RouteContext, request: Request, url: URL, ta
   try {
     answer = await send(outcome.body.accessToken);
     // RFC 6750 §3.1: the API refused the token itself (expired, revoked), not the request. One
-    // refresh, forced as far as the token service allows (a token it issued moments ago is the
-    // freshest there is), and one retry with a token that differs; never a second.
+    // refresh that never serves the refused token again, however fresh, and one retry; never a
+    // second. An API that refuses every token costs one refresh per call, within the rate limit.
     if (answer.status === 401 && bearerChallenge(answer.headers.get('www-authenticate'))?.error === 'invalid_token') {
       let renewed: TokenOutcome;
       try {
-        renewed = await ctx.tokens.getToken(outcome.session, MAX_MIN_VALIDITY, undefined);
+        renewed = await ctx.tokens.getToken(outcome.session, MAX_MIN_VALIDITY, undefined, { rejected: outcome.body.accessToken });
       } catch (error) {
         void answer.body?.cancel().catch(() => {});
         return tokenFailure(ctx, error, cookie);

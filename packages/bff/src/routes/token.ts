@@ -42,7 +42,7 @@ export const token: Route = {
       proof = readDpopProof(request, htu, config.now());
     }
     try {
-      const outcome = await tokens.getToken(session, minValidity, idle as number | undefined, proof);
+      const outcome = await tokens.getToken(session, minValidity, idle as number | undefined, { proof });
       const response = json(200, outcome.body);
       if (htu) response.headers.set(DPOP_HTU_HEADER, htu);
       if (outcome.cookie) response.headers.append('set-cookie', ctx.sessionCookie(outcome.cookie, outcome.session));
