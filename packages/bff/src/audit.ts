@@ -16,6 +16,7 @@ export type AuditType =
   | 'csrf'
   | 'alert'
   | 'admin'
+  | 'proxy'
   | 'error';
 
 /**
@@ -136,6 +137,9 @@ function classify(event: BffEvent): [AuditType, string, Detail] {
       return ['error', 'store_unavailable', { operation: short(event.operation) }];
     case 'revocation_failed':
       return ['revoke', 'upstream_failed', { reason: short(event.reason) }];
+    case 'api_proxied':
+      // The API's name and the method only: a path or query may hold what is not ours to log.
+      return ['proxy', event.outcome, pick(event, ['api', 'method', 'status', 'upstreamMs'])];
     default: {
       const unknown = event as Record<string, unknown>;
       // `/callback` did not start a session (the provider's `error=`, or an answer the BFF refused).
@@ -161,7 +165,7 @@ function short(text: string): string {
   return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text;
 }
 
-const WARN = new Set<AuditType>(['reuse', 'revoke', 'rate_limit', 'csrf', 'heal', 'alert']);
+const WARN = new Set<AuditType>(['reuse', 'revoke', 'rate_limit', 'csrf', 'heal', 'alert', 'proxy']);
 
 /** A record as one JSON line with `level` and `source: "latchkey"`, like the event logger's lines. */
 export function auditLine(record: AuditRecord): string {

@@ -45,11 +45,19 @@ export type BffEvent =
  * @example
  * createBff({ ..., onEvent: jsonLinesLogger((line) => process.stderr.write(line + '\n')) });
  */
+/**
+ * Routine successes, many a second: a token served from the cache, a call the API proxy
+ * forwarded and the API answered below 400. Counted, never written line by line.
+ */
+export function isRoutine(event: BffEvent): boolean {
+  return event.type === 'token_served_from_cache' || (event.type === 'api_proxied' && event.outcome === 'forwarded' && event.status < 400);
+}
+
 export function jsonLinesLogger(write: (line: string) => void = (line) => console.log(line)): (event: BffEvent) => void {
   const warn = new Set(['reuse_detected', 'session_revoked', 'rate_limited', 'csrf_rejected', 'refresh_failed', 'stale_cookie_healed', 'store_unavailable', 'revocation_failed', 'sign_in_failed']);
   const error = new Set(['configuration_error']);
   return (event) => {
-    if (event.type === 'token_served_from_cache') return;
+    if (isRoutine(event)) return;
     write(JSON.stringify({ time: new Date().toISOString(), level: error.has(event.type) ? 'error' : warn.has(event.type) ? 'warn' : 'info', source: 'latchkey', ...event }));
   };
 }

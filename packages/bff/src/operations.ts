@@ -1,7 +1,7 @@
 import type { AdminActionOptions, BffAdmin, SessionDirectory } from './admin.js';
 import { AlertCounter, type Alert, type AlertThresholds, type AlertWindows } from './alerts.js';
 import { auditRecord, memoryAuditSink, withContext, type AuditRecord, type AuditSink } from './audit.js';
-import type { BffEvent } from './events.js';
+import { isRoutine, type BffEvent } from './events.js';
 import { OpsStats, type TokenResult } from './opsStats.js';
 import { contextOf, currentRequest, withRequestContext, type RequestContext } from './requestContext.js';
 import type { BffStore } from './store.js';
@@ -80,9 +80,9 @@ export class Operations {
     }
     const sub = given ?? (fid !== undefined ? this.#subOf(fid, context) : context?.subject);
     if (fid) this.#directoryUpdate(event, fid, context);
-    // Served from the cache, many times a second: counted for the dashboard (by answered()),
-    // never written, so no record is built for it either.
-    if (event.type !== 'token_served_from_cache') this.#record(auditRecord(event, context, this.#hash, sub, this.#now()));
+    // Served from the cache or forwarded by the proxy, many times a second: counted for the
+    // dashboard (by answered()), never written, so no record is built for them either.
+    if (!isRoutine(event)) this.#record(auditRecord(event, context, this.#hash, sub, this.#now()));
   }
 
   /** A request has been answered: counts `/token` results, records unreadable cookies. */
