@@ -23,7 +23,7 @@ vi.mock('next/navigation', () => ({ redirect: (url: string) => redirect(url) }))
 const connection = vi.fn(async () => {});
 vi.mock('next/server', () => ({ connection: () => connection() }));
 
-const { nextAuth } = await import('./next.js');
+const { nextAuth, nextHandlers } = await import('./next.js');
 
 /** A BFF that records the Cookie headers it is handed. */
 function fakeBff(answers: { user?: { sub: string } | null; cookie?: string } = {}) {
@@ -123,5 +123,17 @@ describe('nextAuth()', () => {
     await expect(auth.requireSession({ returnTo: '/account?tab=2' })).rejects.toThrow('NEXT_REDIRECT');
     expect(redirect).toHaveBeenCalledWith('/api/auth/login?returnTo=%2Faccount%3Ftab%3D2');
     await expect(auth.requireSession({ returnTo: '//evil.example' })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('nextHandlers()', () => {
+  it('hands every method a route may export (GET, POST, and PUT, PATCH, DELETE for proxied APIs) to the BFF', async () => {
+    const handle = vi.fn(async (request: Request) => new Response(request.method));
+    const handlers = nextHandlers({ handle });
+    for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const) {
+      const response = await handlers[method](new Request('http://localhost:3000/api/auth/proxy/notes/1', { method }));
+      expect(await response.text()).toBe(method);
+    }
+    expect(handle).toHaveBeenCalledTimes(5);
   });
 });

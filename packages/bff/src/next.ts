@@ -16,17 +16,30 @@ type Handler = (request: Request) => Promise<Response>;
  * @example
  * export const { GET, POST } = nextHandlers(bff);
  */
-export function nextHandlers(bff: Pick<Bff<SessionUserBase>, 'handle'>): { GET: Handler; POST: Handler } {
+export function nextHandlers(bff: Pick<Bff<SessionUserBase>, 'handle'>): NextHandlers {
   const handle = (request: Request) => bff.handle(request);
-  return { GET: handle, POST: handle };
+  return { GET: handle, POST: handle, PUT: handle, PATCH: handle, DELETE: handle };
+}
+
+/**
+ * The route handlers, one per method Next.js routes to the BFF. `GET` and `POST` are all the
+ * BFF's own routes take; proxy mode (`apis`) also passes `PUT`, `PATCH` and `DELETE` on to the
+ * APIs that allow them: `export const { GET, POST, PUT, PATCH, DELETE } = auth.handlers;`.
+ */
+export interface NextHandlers {
+  GET: Handler;
+  POST: Handler;
+  PUT: Handler;
+  PATCH: Handler;
+  DELETE: Handler;
 }
 
 /** What {@link nextAuth} gives a Next.js app. */
 export interface NextAuth<User extends SessionUserBase = SessionUser> {
   /** The BFF underneath (revocation, configuration). */
   readonly bff: Bff<User>;
-  /** `export const { GET, POST } = auth.handlers;` in `app/api/auth/[...auth]/route.ts`. */
-  readonly handlers: { GET: Handler; POST: Handler };
+  /** `export const { GET, POST } = auth.handlers;` in `app/api/auth/[...auth]/route.ts` (with proxy mode, PUT, PATCH and DELETE too). */
+  readonly handlers: NextHandlers;
   /**
    * Who is signed in, or `null`; anywhere on the server. Never a token. `undefined` when it
    * cannot tell right now (the store or the provider is in trouble): passed on as
