@@ -71,6 +71,37 @@ describe('Sealer: iron-session 8 compatible', () => {
     expect(sealer.unseal(sealed, anything)).toEqual(value);
   });
 
+  const saltsOf = (sealed: string) => {
+    const parts = sealed.split('*');
+    return { encryption: parts[2], iv: parts[3], hmac: parts[6] };
+  };
+
+  it('reuses a pair of salts across seals, each with its own IV, and iron-session opens every one', async () => {
+    const sealer = new Sealer({ 1: A });
+    const [one, two] = [sealer.seal(value, 3600), sealer.seal(value, 3600)];
+    expect(saltsOf(two).encryption).toBe(saltsOf(one).encryption);
+    expect(saltsOf(two).hmac).toBe(saltsOf(one).hmac);
+    expect(saltsOf(two).iv).not.toBe(saltsOf(one).iv);
+    expect(two).not.toBe(one);
+    for (const sealed of [one, two]) expect(await unsealData(sealed, { password: { 1: A } })).toEqual(value);
+  });
+
+  it('draws new salts after 10 minutes, and after 10,000 seals', () => {
+    vi.useFakeTimers({ now: 1_000_000_000_000, toFake: ['Date'] });
+    const sealer = new Sealer({ 1: A });
+    const first = saltsOf(sealer.seal(value, 3600));
+    vi.setSystemTime(1_000_000_000_000 + 599_000);
+    expect(saltsOf(sealer.seal(value, 3600)).encryption).toBe(first.encryption);
+    vi.setSystemTime(1_000_000_000_000 + 600_000);
+    const second = saltsOf(sealer.seal(value, 3600));
+    expect(second.encryption).not.toBe(first.encryption);
+    expect(second.hmac).not.toBe(first.hmac);
+    // 10,000 seals a pair: this one already served one seal.
+    for (let i = 0; i < 9_998; i++) sealer.seal(value, 3600);
+    expect(saltsOf(sealer.seal(value, 3600)).encryption).toBe(second.encryption);
+    expect(saltsOf(sealer.seal(value, 3600)).encryption).not.toBe(second.encryption);
+  });
+
   it('keeps its cache of opened values within its byte budget, oldest out first, and forgets on request', async () => {
     const sealer = new Sealer({ 1: A });
     const big = { blob: 'x'.repeat(5000) };
