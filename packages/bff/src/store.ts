@@ -206,5 +206,5 @@ export function memoryStore(options: { now?: () => number; maxEntries?: number; 
   };
 }
 
-/** Up to this many members a memory set is swept of expired ones on every add. */
-const SMALL_SET = 1024;
+/** Up to this many members (a user's families) a memory set is swept of expired ones on every add; a larger one (every live family) on every this-many-th add. */
+const SMALL_SET = 64;
