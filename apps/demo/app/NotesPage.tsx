@@ -1,6 +1,7 @@
 'use client';
 
-import { useAccessToken, useAuth, useAuthedQuery } from '@latchkey/react';
+import { useAuth, useAuthedQuery } from '@latchkey/react';
+import { useAccessToken } from '@latchkey/react/extras';
 import { useEffect, useState } from 'react';
 
 interface NotesResponse {

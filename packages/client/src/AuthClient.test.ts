@@ -4,6 +4,7 @@ import { AuthClient } from './AuthClient.js';
 import { AuthClientError } from './errors.js';
 import type { TabLocks } from './tabs.js';
 import { TriggerManager } from './triggerManager.js';
+import { ensureFresh, on } from './extras/index.js';
 
 /**
  * A fake BFF + API: issues numbered tokens, and the API accepts only the newest one. The page
@@ -174,7 +175,7 @@ describe('AuthClient', () => {
       w.client.getAccessToken(),
       w.client.fetch('/api/notes').then((r) => r.status),
       w.client.fetch('https://api.example/notes').then((r) => r.status),
-      w.client.ensureFresh(100),
+      ensureFresh(w.client, 100),
       w.client.refresh('manual'),
     ]);
     expect(results).toEqual(['at-2', 'at-2', 200, 200, 'at-2', undefined]);
@@ -301,7 +302,7 @@ describe('AuthClient', () => {
   it.each(['login_required', 'session_expired', 'session_revoked'])('moves to unauthenticated with reason %s and calls onSessionEnded once', async (code) => {
     const w = world();
     const ended = vi.fn();
-    w.client.on('sessionEnded', ended);
+    on(w.client, 'sessionEnded', ended);
     w.client.mount();
     await settle();
     w.state.tokenAnswer = () => w.json(401, { error: code, error_description: 'ended' });
@@ -373,7 +374,7 @@ describe('AuthClient', () => {
       const w = world();
       w.state.tokenAnswer = () => new Response(null, { status: 204 });
       const ended = vi.fn();
-      w.client.on('sessionEnded', ended);
+      on(w.client, 'sessionEnded', ended);
       w.client.mount();
       await settle();
       expect(w.state.bodies).toEqual([{ idle: 0, optional: 1 }]);
@@ -438,8 +439,7 @@ describe('AuthClient', () => {
       const client = new AuthClient({ now, locks: null, channel: null, triggers: new TriggerManager(() => undefined), activity: new TriggerManager(() => undefined) });
       expect(random).not.toHaveBeenCalled();
       expect(now).not.toHaveBeenCalled();
-      expect(client.tabId).toMatch(/^[a-z0-9]+$/);
-      expect(client.tabId).toBe(client.tabId);
+      expect(client.getSnapshot().status).toBe('loading');
     });
   });
 
@@ -550,7 +550,7 @@ describe('AuthClient lifecycle', () => {
     vi.spyOn(Math, 'random').mockReturnValue(0.999);
     w.state.tokenAnswer = () => new Response('{"error":"upstream_unavailable","error_description":"down"}', { status: 503 });
     const attempts: number[] = [];
-    w.client.on('refreshFailed', () => attempts.push(Date.now()));
+    on(w.client, 'refreshFailed', () => attempts.push(Date.now()));
     await w.client.refresh('manual');
     await vi.advanceTimersByTimeAsync(40_000);
     const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
@@ -610,7 +610,7 @@ describe('AuthClient lifecycle', () => {
       const w = world();
       w.client.mount();
       await settle();
-      expect(await w.client.ensureFresh(120)).toBe('at-1');
+      expect(await ensureFresh(w.client, 120)).toBe('at-1');
       expect(w.state.tokenCalls).toBe(1);
     });
 
@@ -619,7 +619,7 @@ describe('AuthClient lifecycle', () => {
       w.client.mount();
       await settle();
       vi.setSystemTime(Date.now() + 200_000); // 100 s left, not yet due
-      expect(await w.client.ensureFresh(150)).toBe('at-2');
+      expect(await ensureFresh(w.client, 150)).toBe('at-2');
       expect(w.state.bodies[1]).toMatchObject({ minValidity: 150 });
     });
 
@@ -627,7 +627,7 @@ describe('AuthClient lifecycle', () => {
       const w = world();
       w.client.mount();
       await settle();
-      const error = await w.client.ensureFresh(900).catch((e: unknown) => e);
+      const error = await ensureFresh(w.client, 900).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'insufficient_lifetime' });
       expect(String((error as Error).message)).toBe('Asked for 900 s; tokens live 300 s.');
     });
@@ -637,7 +637,7 @@ describe('AuthClient lifecycle', () => {
       w.client.mount();
       await settle();
       await w.client.logout();
-      await expect(w.client.ensureFresh(60)).rejects.toMatchObject({ code: 'logged_out' });
+      await expect(ensureFresh(w.client, 60)).rejects.toMatchObject({ code: 'logged_out' });
     });
   });
 
@@ -647,9 +647,9 @@ describe('AuthClient lifecycle', () => {
       const refreshed = vi.fn();
       const failed = vi.fn();
       const ended = vi.fn();
-      const off = w.client.on('tokenRefreshed', refreshed);
-      w.client.on('refreshFailed', failed);
-      w.client.on('sessionEnded', ended);
+      const off = on(w.client, 'tokenRefreshed', refreshed);
+      on(w.client, 'refreshFailed', failed);
+      on(w.client, 'sessionEnded', ended);
       w.client.mount();
       await settle();
       expect(refreshed).toHaveBeenCalledTimes(1);
@@ -688,7 +688,7 @@ describe('app code that throws', () => {
     const { reported, fail } = appBugs();
     const w = world({ locks });
     const listener = vi.fn(() => fail('a bug in the app'));
-    w.client.on('tokenRefreshed', listener);
+    on(w.client, 'tokenRefreshed', listener);
     w.client.mount();
     await settle();
     expect(w.state.tokenCalls).toBe(1);
@@ -714,7 +714,7 @@ describe('app code that throws', () => {
     await settle();
     w.client.subscribe(() => fail('subscriber bug'));
     const ended = vi.fn();
-    w.client.on('sessionEnded', ended);
+    on(w.client, 'sessionEnded', ended);
     w.state.tokenAnswer = () => w.json(401, { error: 'session_revoked', error_description: 'revoked' });
     await expect(w.client.refresh('manual')).resolves.toBeUndefined();
     expect(w.state.tokenCalls).toBe(2);
@@ -782,12 +782,24 @@ describe('fetch() sends the token only to the page origin and apiOrigins', () =>
     expect(auths(w)).toEqual(['Bearer at-1', null, null, 'Bearer at-1']);
   });
 
-  it('compares listed origins as URL.origin spells them', async () => {
-    const w = await ready({ apiOrigins: ['HTTPS://API.Example.COM:443', 'http://localhost:8080/'] });
-    await w.client.fetch('https://api.example.com/a');
-    await w.client.fetch('http://localhost:8080/b');
-    await w.client.fetch('http://localhost/c');
-    expect(auths(w)).toEqual(['Bearer at-1', 'Bearer at-1', null]);
+  it.each([
+    ['HTTPS://API.Example.COM:443', 'https://api.example.com'],
+    ['http://localhost:8080/', 'http://localhost:8080'],
+  ])('refuses %j, an origin spelled otherwise than URL.origin, naming the spelling to write', (entry, origin) => {
+    expect(() => world({ apiOrigins: [entry] })).toThrow(`apiOrigins: "${entry}" is not an origin; write "${origin}".`);
+  });
+
+  it('in production, checks no entry and compares them as they are: one spelled otherwise never gets the token', async () => {
+    vi.stubEnv('NODE_ENV', 'production');
+    try {
+      const w = await ready({ apiOrigins: ['HTTPS://API.Example.COM:443', 'https://api.example.com/v1', 'http://localhost:8080'] });
+      await w.client.fetch('https://api.example.com/a');
+      await w.client.fetch('https://api.example.com/v1/a');
+      await w.client.fetch('http://localhost:8080/b');
+      expect(auths(w)).toEqual([null, null, 'Bearer at-1']);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it.each([
@@ -822,7 +834,7 @@ describe('backoff while the BFF keeps failing', () => {
     vi.spyOn(Math, 'random').mockReturnValue(random);
     w.state.tokenAnswer = () => new Response('{"error":"upstream_unavailable","error_description":"down"}', { status: 503, headers });
     const attempts: number[] = [];
-    w.client.on('refreshFailed', () => attempts.push(Date.now()));
+    on(w.client, 'refreshFailed', () => attempts.push(Date.now()));
     await w.client.refresh('manual');
     await vi.advanceTimersByTimeAsync(400_000);
     return attempts.slice(1, 9).map((t, i) => t - attempts[i]!);

@@ -9,7 +9,6 @@ import {
   tokenTiming,
   type LatchkeyErrorCode,
   type RefreshPolicy,
-  type SessionResponseBody,
   type SessionUser,
   type SignedOutReason,
   type TokenResponseBody,
@@ -33,13 +32,6 @@ export interface AuthSnapshot {
   reason: SignedOutReason | undefined;
 }
 
-/** Payloads of the events `on()` subscribes to. `trigger` says what started the refresh. */
-export interface AuthEvents {
-  /** A new token is in memory: from the BFF, or (`fromTab`) broadcast by the tab that refreshed. */
-  tokenRefreshed: { token: AccessToken; trigger: string; fromTab?: string };
-  sessionEnded: { reason: SignedOutReason };
-  refreshFailed: { error: AuthClientError; trigger: string };
-}
 
 export interface AuthClientOptions {
   /** Where the BFF's routes are (default `/api/auth`). */
@@ -67,9 +59,9 @@ export interface AuthClientOptions {
   /** The current in-app path for `login()`'s default returnTo. */
   currentPath?: () => string;
   /**
-   * Origins besides the page's own that `fetch` sends the access token to, as
-   * `scheme://host[:port]` (`['https://api.example.com']`). Every other URL is fetched as it
-   * is, without the token. An entry that is not an origin throws `configuration_error`.
+   * Origins besides the page's own that `fetch` sends the access token to, as `URL.origin`
+   * spells them (`['https://api.example.com']`). Every other URL is fetched as it is, without the
+   * token. In development, an entry spelled otherwise throws `configuration_error`.
    */
   apiOrigins?: string[];
   /** The page's origin, whose URLs get the token too (default `location.origin`, read on each call). */
@@ -81,18 +73,43 @@ export interface AuthClientOptions {
    */
   initialSession?: SessionUser | null;
   /**
-   * `token` (default): the access token is held here, in memory, and `fetch(url)` attaches it.
-   * `proxy`: the browser holds no token at all; the BFF attaches it to calls made through
-   * `fetch(api, path)`, the session's state comes from its `GET /session` (on mount, when the tab
-   * comes back, and every minute), and `getAccessToken()` rejects with `configuration_error`.
+   * Left out, token mode: the access token is held here, in memory, and `fetch(url)` attaches it.
+   * `proxyMode()` from `@latchkey/client/proxy`: the browser holds no token at all, and the BFF
+   * attaches it to calls made through `fetch(api, path)`.
    */
-  mode?: 'token' | 'proxy';
+  mode?: AuthMode;
 }
+
+/**
+ * An opt-in way of reaching the session, such as `proxyMode()` from `@latchkey/client/proxy`, so
+ * an app in token mode does not ship it. Each member replaces one step of token mode.
+ */
+export interface AuthMode {
+  /**
+   * Asks the BFF for the session in place of `POST /token`, in a mode that holds no token: the
+   * answer reads as `/token`'s, but with the `user` alone (200), 204 when signed out, or an error.
+   */
+  load?(bff: BffCall): Promise<Response>;
+  /** Throws why this mode holds no access token (`getAccessToken()` rejects with it). */
+  noToken?(): void;
+  /**
+   * `fetch(api, path, init)`, called once the session is loaded and while signed in: a call
+   * through the BFF's proxy. It passes an error of the BFF's own that is a verdict on the session
+   * to `failed` (a terminal code ends it in every tab, anything else is kept in `lastError`).
+   */
+  fetch?(bff: BffCall, failed: (response: Response, verdict: BffError) => void, api: string, path: `/${string}`, init?: RequestInit): Promise<Response>;
+}
+
+/** Calls one of the BFF's routes with the cookie, the CSRF header and the idle seconds (by default a `POST`). */
+export type BffCall = (route: string, init?: RequestInit) => Promise<Response>;
+
+/** An error a BFF answered with, as core's `responseError()` reads it. */
+export type BffError = ReturnType<typeof responseError>;
 
 /**
  * The authed `fetch`. `fetch(url, init)` sends the access token along (token mode); `fetch(api,
  * path, init)` goes through the BFF's proxy, `${baseUrl}/proxy/${api}${path}`, which attaches it
- * on the server (proxy mode, or token mode with a BFF that proxies some APIs).
+ * on the server (with `mode: proxyMode()`).
  */
 export interface AuthFetch {
   (input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
@@ -101,30 +118,25 @@ export interface AuthFetch {
 
 const MAX_TIMER_MS = 3_600_000;
 const MAX_BACKOFF_MS = 60_000;
-/** In proxy mode, how often a mounted client asks `GET /session` whether the session still lives. */
+/** Signed in with no token (proxy mode): how often a mounted client asks the BFF whether the session still lives. */
 const SESSION_POLL_MS = 60_000;
 /** Seconds since a person last used the app, sent with every call to the BFF (proxied ones too) for its idle timeout. */
 const IDLE_HEADER = 'x-latchkey-idle';
+/** How the client calls its own BFF routes: parameters in the query, no body to read. */
+const POST: RequestInit = { method: 'POST', cache: 'no-store', headers: { 'content-type': 'application/json' } };
 
 /**
  * The browser's session manager: keeps the access token in this closure only, refreshes it
  * before expiry and when the tab comes back, one refresh at a time across all tabs, and hands
- * out a `fetch` that attaches the token and retries once when an API says it expired. In proxy
- * mode it holds no token: it follows the session through `GET /session` and sends API calls
- * through the BFF, which attaches the token itself.
+ * out a `fetch` that attaches the token and retries once when an API says it expired. A `mode`
+ * (`proxyMode()`) replaces the token steps with its own.
  */
 export class AuthClient {
-  #tabId: string | undefined;
-  /** This tab's id in cross-tab messages; made on first use, never while a server renders. */
-  get tabId(): string {
-    return (this.#tabId ??= Math.random().toString(36).slice(2, 8));
-  }
   /** The `BroadcastChannel` name tabs of this app share (devtools listen on it too). */
   readonly channelName: string;
   /** The options with browser defaults filled in. */
   readonly #o: Required<Omit<AuthClientOptions, 'onSessionEnded' | 'locks' | 'channel' | 'initialSession' | 'mode'>> & AuthClientOptions;
-  readonly #subscribers = new Set<() => void>();
-  readonly #events: { [K in keyof AuthEvents]?: Set<(payload: AuthEvents[K]) => void> } = {};
+  readonly #subscribers = new Set<(trigger?: string) => void>();
   #snapshot: AuthSnapshot;
   #flight: Promise<void> | undefined;
   #timer: unknown;
@@ -159,7 +171,9 @@ export class AuthClient {
     // Only options actually given replace a default; `null` turns locks or the channel off.
     for (const [key, value] of Object.entries(options)) if (value !== undefined) (o as Record<string, unknown>)[key] = value;
     o.baseUrl = o.baseUrl.replace(/\/+$/, '');
-    o.apiOrigins = o.apiOrigins.map(toOrigin);
+    // Entries are compared as they are, so one spelled otherwise than `URL.origin` never matches
+    // (the token is not sent). Development builds say so at once; production ones skip the check.
+    if (process.env.NODE_ENV !== 'production') o.apiOrigins.forEach(checkOrigin);
     this.channelName = `latchkey:${o.baseUrl}`;
     // No clock or randomness here: a server render (prerendering in Next) constructs clients too.
     const initial = options.initialSession;
@@ -167,21 +181,18 @@ export class AuthClient {
     this.#snapshot = { status, user: initial ?? undefined, token: undefined, lastError: undefined, reason: undefined };
   }
 
-  /** Calls `listener` on every snapshot change until the returned function is called. */
-  subscribe = (listener: () => void): (() => void) => {
+  /**
+   * Calls `listener` on every snapshot change until the returned function is called, with what
+   * started the change when it is known (`timer`, `focus`, `request`, `tab`: another tab's
+   * refresh…). `on()` from `@latchkey/client/extras` turns these calls into named events.
+   */
+  subscribe = (listener: (trigger?: string) => void): (() => void) => {
     this.#subscribers.add(listener);
     return () => this.#subscribers.delete(listener);
   };
 
   /** The current state; the same object until something changes. */
   getSnapshot = (): AuthSnapshot => this.#snapshot;
-
-  /** Listens to one kind of event; returns the unsubscribe function. */
-  on<K extends keyof AuthEvents>(type: K, listener: (payload: AuthEvents[K]) => void): () => void {
-    const set = (this.#events[type] ??= new Set() as never) as Set<(payload: AuthEvents[K]) => void>;
-    set.add(listener);
-    return () => set.delete(listener);
-  }
 
   /**
    * Starts the client: loads the session once, then attaches timers, triggers and the tab
@@ -197,7 +208,7 @@ export class AuthClient {
       const offActivity = listen(this.#o.activity, () => {
         const at = this.#o.now();
         // Tell the other tabs now and then, so whichever tab refreshes reports it.
-        if (at - this.#input > 1e4) this.#broadcast({ t: 'input', from: this.tabId, at });
+        if (at - this.#input > 1e4) this.#broadcast({ t: 'input', at });
         this.#input = at;
       });
       this.#detach = () => {
@@ -227,44 +238,32 @@ export class AuthClient {
   /**
    * A usable access token: the one in memory, or, when it is due, a fresh one (every caller
    * awaits the same refresh, including one a focus or wake started). Rejects with
-   * `login_required` when signed out.
+   * `login_required` when signed out. Bound, so it can be passed around.
    */
-  getAccessToken(): Promise<string> {
-    return this.ensureFresh(0);
-  }
-
-  /**
-   * For long work (uploads, exports): a token valid for at least `minValiditySeconds`,
-   * refreshed first when the one in memory has less left. Rejects with
-   * `insufficient_lifetime` when the provider's tokens do not live that long. Bound, so it can be passed around.
-   */
-  ensureFresh = async (minValiditySeconds: number): Promise<string> => {
-    if (this.#o.mode === 'proxy') throw new AuthClientError('configuration_error', 'No access token in proxy mode: use fetch(api, path).');
+  getAccessToken = async (): Promise<string> => {
+    this.#o.mode?.noToken?.();
     // Starts a refresh when one is due, or joins the one under way.
     this.#check('request');
-    await this.#flight;
-    if (this.#snapshot.token && this.remainingSeconds() < minValiditySeconds) await this.#refreshWith('ensureFresh', Math.ceil(minValiditySeconds));
-    const { token, reason, lastError, status } = this.#snapshot;
-    if (!token || token.expiresAt <= this.#o.now()) {
-      throw reason || status === 'unauthenticated'
-        ? new AuthClientError(reason ?? 'login_required', 'Not signed in.')
-        : (lastError ?? new AuthClientError('network_error', 'No access token.'));
-    }
-    if (this.remainingSeconds() < minValiditySeconds) {
-      throw new AuthClientError(
-        'insufficient_lifetime',
-        `Asked for ${minValiditySeconds} s; tokens live ${Math.round((token.expiresAt - token.receivedAt) / 1000)} s.`,
-      );
-    }
+    await this.#ready();
+    const { token, lastError } = this.#snapshot;
+    if (!token || token.expiresAt <= this.#o.now()) throw lastError ?? new AuthClientError('network_error', 'No access token.');
     return token.value;
   };
 
-  /** Refreshes now unless a refresh is already under way, in which case it joins that one. Never rejects. */
-  refresh(trigger = 'manual'): Promise<void> {
-    return this.#refreshWith(trigger, undefined);
+  /** Waits for a session check under way; rejects with the reason when signed out. */
+  async #ready(): Promise<number> {
+    await this.#flight;
+    const { status, reason } = this.#snapshot;
+    if (status === 'unauthenticated') throw new AuthClientError(reason ?? 'login_required', 'Not signed in.');
+    return this.#ends;
   }
 
-  #refreshWith(trigger: string, minValidity: number | undefined): Promise<void> {
+  /**
+   * Refreshes now unless a refresh is already under way, in which case it joins that one. Never
+   * rejects. `minValidity` asks the BFF for a token valid that many seconds (`ensureFresh()` in
+   * `@latchkey/client/extras`).
+   */
+  refresh(trigger = 'manual', minValidity?: number): Promise<void> {
     return (this.#flight ??= this.#runRefresh(trigger, minValidity).finally(() => (this.#flight = undefined)));
   }
 
@@ -277,7 +276,13 @@ export class AuthClient {
    * of the BFF ends the session, and every other answer is the API's own, returned as it is.
    */
   fetch: AuthFetch = async (input: RequestInfo | URL, init: RequestInit | string = {}, proxied?: RequestInit): Promise<Response> => {
-    if (typeof init === 'string') return this.#proxy(input as string, init, proxied);
+    if (typeof init === 'string') {
+      // Like a token: wait for the session's first load (or a check under way), and refuse while signed out.
+      const ends = await this.#ready();
+      // A verdict that comes back after the session ended is stale news.
+      const failed = (response: Response, verdict: BffError) => ends === this.#ends && this.#failed(response, verdict, 'proxy');
+      return this.#o.mode!.fetch!(this.#post, failed, input as string, init as `/${string}`, proxied);
+    }
     // Any other origin is fetched as it is: no token, and so no refresh or retry for it.
     if (!this.#trusts(input)) return this.#o.fetch(input, init);
     // What a retry sends: a Request is replayed from its clone; a stream body is gone once sent.
@@ -288,14 +293,14 @@ export class AuthClient {
 
     // Someone else may have refreshed while this request was out: use theirs. Otherwise ask
     // for more validity than the rejected token has, so the BFF cannot answer with it again.
-    if (this.#snapshot.token?.value === token) await this.#refreshWith('rejected', Math.ceil(this.remainingSeconds()) + 1);
+    if (this.#snapshot.token?.value === token) await this.refresh('rejected', Math.ceil(this.remainingSeconds()) + 1);
     // Signed out meanwhile, or no newer token: the 401 stands.
     const fresh = await this.getAccessToken().catch(() => token);
     if (fresh === token) return response;
     const retried = await this.#send(replay, init, fresh);
     if (retried.status === 401) {
       const { description } = await readError(retried);
-      this.#set({ lastError: new AuthClientError('invalid_token', description ?? 'The API refused the new token too.', { status: 401 }) });
+      this.#set({ lastError: new AuthClientError('invalid_token', description ?? 'The API refused the new token too.', { status: 401 }) }, 'rejected');
     }
     return retried;
   };
@@ -325,37 +330,6 @@ export class AuthClient {
     if (options.endProviderSession && typeof url === 'string') this.#o.navigate(url);
   };
 
-  /**
-   * A call through the BFF's proxy, with the cookie, the CSRF header and the idle seconds. The
-   * BFF's own answers change the session: a 401 with a terminal code ends it (in every tab), and
-   * `upstream_unavailable` or `rate_limited` is temporary trouble, kept in `lastError` (and the
-   * session looked at again later). The call itself is never retried here: the BFF retries an
-   * API's 401 itself, and every other answer is the API's, returned as it is.
-   */
-  async #proxy(api: string, path: string, init: RequestInit = {}): Promise<Response> {
-    if (path[0] !== '/') throw new TypeError(`Proxy path "${path}" must start with "/".`);
-    // Like a token: wait for the session's first load (or a check under way), and refuse while signed out.
-    await this.#flight;
-    const { status, reason } = this.#snapshot;
-    if (status === 'unauthenticated') throw new AuthClientError(reason ?? 'login_required', 'Not signed in.');
-    const ends = this.#ends;
-    const headers = new Headers(init.headers);
-    headers.set(CSRF_HEADER, '1');
-    headers.set(IDLE_HEADER, this.#idle());
-    const response = await this.#o.fetch(`${this.#o.baseUrl}/proxy/${encodeURIComponent(api)}${path}`, {
-      ...init,
-      headers,
-      credentials: 'same-origin',
-    });
-    if (!response.ok && ends === this.#ends) {
-      const verdict = await readError(response);
-      if (response.status === 401 ? isTerminalCode(verdict.code) : verdict.code === 'upstream_unavailable' || verdict.code === 'rate_limited') {
-        this.#failed(response, verdict, 'proxy');
-      }
-    }
-    return response;
-  }
-
   /** Seconds since the last input in any tab; before the first mount the page has only just opened: 0. */
   #idle(): string {
     const now = this.#o.now();
@@ -369,18 +343,11 @@ export class AuthClient {
   }
 
   /**
-   * A call to the BFF, with its cookie (fetch's default `credentials: 'same-origin'`), the
-   * CSRF header and the idle seconds. Parameters go in the query and there is no body: the BFF
-   * answers sooner when it has no request stream to read.
+   * A call to the BFF, with its cookie, the CSRF header and the idle seconds; by default a
+   * `POST` whose parameters go in the query: the BFF answers sooner with no request stream to read.
    */
-  #post(route: string, method = 'POST'): Promise<Response> {
-    return this.#o.fetch(`${this.#o.baseUrl}/${route}`, {
-      method,
-      cache: 'no-store',
-      headers: { 'content-type': 'application/json', [CSRF_HEADER]: '1', [IDLE_HEADER]: this.#idle() },
-    });
-  }
-
+  #post = (route: string, init: RequestInit = POST): Promise<Response> =>
+    this.#o.fetch(`${this.#o.baseUrl}/${route}`, { ...init, headers: { ...(init.headers as object), [CSRF_HEADER]: '1', [IDLE_HEADER]: this.#idle() } });
   /** Whether a URL may be sent the token: it is on the page's origin or on one of `apiOrigins`. */
   #trusts(input: RequestInfo | URL): boolean {
     const page = this.#o.pageOrigin();
@@ -408,7 +375,6 @@ export class AuthClient {
     const run = async () => {
       const current = this.#snapshot.token;
       if (current && current !== before && this.remainingSeconds() > (minValidity ?? 0)) return;
-      this.#broadcast({ t: 'lock', from: this.tabId });
       await this.#callBff(trigger, minValidity);
     };
     // Where locks are refused (a sandboxed frame, say), go without: the BFF dedupes.
@@ -423,50 +389,43 @@ export class AuthClient {
     const probing = this.#snapshot.status === 'loading';
     if (probing) query.set('optional', '1');
     const ends = this.#ends;
-    // In proxy mode there is no token to fetch: only the session's state.
-    const proxy = this.#o.mode === 'proxy';
+    const mode = this.#o.mode;
     let response: Response;
     try {
-      response = await this.#post(proxy ? 'session' : `token?${query}`, proxy ? 'GET' : 'POST');
+      response = await (mode?.load ? mode.load(this.#post) : this.#post(`token?${query}`));
     } catch (cause) {
       return this.#temporaryFailure(new AuthClientError('network_error', 'Sign-in service could not be reached.', { cause }), trigger);
     }
-    const json = (await response.json().catch(() => undefined)) as Partial<TokenResponseBody & SessionResponseBody> | undefined;
+    const json = (await response.json().catch(() => undefined)) as Partial<TokenResponseBody> | undefined;
     // Signed out (here or in another tab) while this was under way: neither its token nor its 401 may undo or re-word that.
     if (ends !== this.#ends) return;
-    if (probing && response.status === 204) return this.#end('login_required');
-    if (proxy && response.ok && typeof json?.authenticated === 'boolean') {
-      return json.authenticated ? this.#adopt(undefined, json.user as SessionUser) : this.#end('login_required', undefined, true);
-    }
-    if (response.ok && typeof json?.accessToken === 'string' && typeof json.expiresIn === 'number' && json.user) {
-      const token: AccessToken = { value: json.accessToken, ...tokenTiming(this.#o.now(), json.expiresIn), scope: json.scope! };
-      this.#broadcast({ t: 'token', from: this.tabId, token, user: json.user });
-      this.#adopt(token, json.user, { token, trigger });
+    // No session: the answer to a probe (`optional`), or a mode's session gone. Only a session that was known here is news for other tabs.
+    if (response.status === 204) return this.#end('login_required', undefined, true);
+    // In a mode that loads the session itself, the answer carries the user alone.
+    if (response.ok && json?.user && (mode?.load || (typeof json.accessToken === 'string' && typeof json.expiresIn === 'number'))) {
+      const token: AccessToken | undefined = json.accessToken ? { value: json.accessToken, ...tokenTiming(this.#o.now(), json.expiresIn!), scope: json.scope! } : undefined;
+      if (token) this.#broadcast({ t: 'token', token, user: json.user });
+      this.#adopt(token, json.user, trigger);
       return;
     }
     this.#failed(response, responseError(response.headers, json), trigger);
   }
 
   /** A failed answer of the BFF: a terminal code ends the session in every tab; anything else is temporary trouble. */
-  #failed(response: Response, verdict: ReturnType<typeof responseError>, trigger: string) {
+  #failed(response: Response, verdict: BffError, trigger: string) {
     const error = new AuthClientError(
       (verdict.code ?? (response.ok ? 'unexpected_response' : 'server_error')) as LatchkeyErrorCode,
       verdict.description ?? `Sign-in service answered ${response.status}.`,
       { status: response.status, retryAfter: verdict.retryAfter },
     );
-    if (isTerminalCode(verdict.code)) {
-      this.#emit('refreshFailed', { error, trigger });
-      this.#end(verdict.code, error, true);
-      return;
-    }
+    if (isTerminalCode(verdict.code)) return this.#end(verdict.code, error, true, trigger);
     this.#temporaryFailure(error, trigger);
   }
 
   /** Signed in with this user, and with this token in token mode (none in proxy mode: no event either). */
-  #adopt(token: AccessToken | undefined, user: SessionUser, event?: AuthEvents['tokenRefreshed']) {
+  #adopt(token: AccessToken | undefined, user: SessionUser, trigger: string) {
     this.#failures = 0;
-    this.#set({ status: 'authenticated', user, token, lastError: undefined, reason: undefined });
-    if (event) this.#emit('tokenRefreshed', event);
+    this.#set({ status: 'authenticated', user, token, lastError: undefined, reason: undefined }, trigger);
     this.#schedule();
   }
 
@@ -475,7 +434,7 @@ export class AuthClient {
       // Adopt only what is not older than ours: messages from several tabs may cross.
       const held = this.#snapshot.token;
       if (!held || (message.token.value !== held.value && message.token.expiresAt >= held.expiresAt)) {
-        this.#adopt(message.token, message.user, { token: message.token, trigger: 'tab', fromTab: message.from });
+        this.#adopt(message.token, message.user, 'tab');
       }
     } else if (message.t === 'end') this.#end(message.reason);
     else if (message.t === 'input') this.#input = Math.max(this.#input, message.at);
@@ -483,8 +442,7 @@ export class AuthClient {
 
   /** Trouble that is not a verdict on the session: keep the token, say what happened, try again later. */
   #temporaryFailure(error: AuthClientError, trigger: string) {
-    this.#set({ lastError: error });
-    this.#emit('refreshFailed', { error, trigger });
+    this.#set({ lastError: error }, trigger);
     // Offline, the `online` trigger retries; a timer would only spin. A 500 (the BFF is
     // misconfigured, `configuration_error`) does not pass by waiting: no retry loop in every tab.
     if (!this.#o.isOnline() || error.status === 500) return this.#cancelTimer();
@@ -496,19 +454,16 @@ export class AuthClient {
   }
 
   /** Ends the session here; `tell` other tabs too unless the news came from one of them. */
-  #end(reason: SignedOutReason, error?: AuthClientError, tell?: boolean) {
+  #end(reason: SignedOutReason, error?: AuthClientError, tell?: boolean, trigger?: string) {
     this.#ends++;
     // Only a session that ended here is news for other tabs; a page that found none (a tab
     // reopened after sign-out) must not re-word the reason they show.
-    if (tell && this.#snapshot.user) this.#broadcast({ t: 'end', from: this.tabId, reason });
+    if (tell && this.#snapshot.user) this.#broadcast({ t: 'end', reason });
     this.#cancelTimer();
     const { status } = this.#snapshot;
-    this.#set({ status: 'unauthenticated', user: undefined, token: undefined, lastError: error, reason });
+    this.#set({ status: 'unauthenticated', user: undefined, token: undefined, lastError: error, reason }, trigger);
     // Nothing ended for a visitor who was never signed in (a first load without a session).
-    if (status !== 'unauthenticated' && !(status === 'loading' && reason === 'login_required')) {
-      this.#emit('sessionEnded', { reason });
-      safely(() => this.#o.onSessionEnded?.(reason));
-    }
+    if (status !== 'unauthenticated' && !(status === 'loading' && reason === 'login_required')) safely(() => this.#o.onSessionEnded?.(reason));
   }
 
   #broadcast(message: TabMessage) {
@@ -527,7 +482,7 @@ export class AuthClient {
     }
   }
 
-  /** Arms the timer: at the token's due time, or (proxy mode) at the next look at the session. */
+  /** Arms the timer: at the token's due time, or (signed in with no token) at the next look at the session. */
   #schedule() {
     const { token, status } = this.#snapshot;
     if (status === 'authenticated') this.#arm(token ? refreshDueAt(token, this.#o.policy) - this.#o.now() : SESSION_POLL_MS, 'timer');
@@ -553,15 +508,12 @@ export class AuthClient {
     this.#timer = undefined;
   }
 
-  #set(patch: Partial<AuthSnapshot>) {
+  #set(patch: Partial<AuthSnapshot>, trigger?: string) {
     if ((Object.keys(patch) as (keyof AuthSnapshot)[]).every((k) => patch[k] === this.#snapshot[k])) return;
     this.#snapshot = { ...this.#snapshot, ...patch };
-    for (const listener of this.#subscribers) safely(listener);
+    for (const listener of this.#subscribers) safely(() => listener(trigger));
   }
 
-  #emit<K extends keyof AuthEvents>(type: K, payload: AuthEvents[K]) {
-    this.#events[type]?.forEach((listener) => safely(() => listener(payload)));
-  }
 }
 
 /**
@@ -580,15 +532,19 @@ function safely(run: () => void) {
   }
 }
 
-/** An `apiOrigins` entry as `URL.origin` spells it; anything but scheme, host and port is refused. */
-function toOrigin(entry: string): string {
+/** Refuses an `apiOrigins` entry that is not an origin as `URL.origin` spells it, naming that spelling when there is one. */
+function checkOrigin(entry: string): void {
+  let origin: string | undefined;
   try {
-    const { href, origin } = new URL(entry);
-    if (href === `${origin}/`) return origin;
+    const url = new URL(entry);
+    // Anything but scheme, host and port (a path, a query, credentials) makes it no origin.
+    if (url.href === `${url.origin}/`) origin = url.origin;
   } catch {
-    // Not a URL at all: refused below.
+    // Not a URL at all.
   }
-  throw new AuthClientError('configuration_error', `apiOrigins: "${entry}" is not an origin.`);
+  if (origin !== entry) {
+    throw new AuthClientError('configuration_error', `apiOrigins: "${entry}" is not an origin${origin ? `; write "${origin}"` : ''}.`);
+  }
 }
 
 /** The error an answer names, reading its JSON body from a clone so the caller can still read it. */

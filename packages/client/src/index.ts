@@ -1,4 +1,14 @@
-export { AuthClient, type AccessToken, type AuthClientOptions, type AuthEvents, type AuthFetch, type AuthSnapshot, type AuthStatus } from './AuthClient.js';
+export {
+  AuthClient,
+  type AccessToken,
+  type AuthClientOptions,
+  type AuthFetch,
+  type AuthMode,
+  type AuthSnapshot,
+  type AuthStatus,
+  type BffCall,
+  type BffError,
+} from './AuthClient.js';
 export { AuthClientError } from './errors.js';
 export { TriggerManager, browserActivity, browserTriggers, type TriggerSetup } from './triggerManager.js';
 export { browserChannel, browserLocks, type TabChannel, type TabLocks, type TabMessage } from './tabs.js';

@@ -11,16 +11,14 @@ export interface AccessToken {
 /**
  * What tabs of one app tell each other. Tabs share one machine clock, so absolute local
  * times travel as they are.
- * - `lock`: this tab holds the refresh lock now (for devtools);
  * - `token`: this tab got a new token from the BFF; others adopt it instead of refreshing;
  * - `end`: the session ended here (sign-out or a terminal answer); every tab leaves;
  * - `input`: a person used this tab at `at` (sent at most every 10 s), for the idle timeout.
  */
 export type TabMessage =
-  | { t: 'lock'; from: string }
-  | { t: 'token'; from: string; token: AccessToken; user: SessionUser }
-  | { t: 'end'; from: string; reason: SignedOutReason }
-  | { t: 'input'; from: string; at: number };
+  | { t: 'token'; token: AccessToken; user: SessionUser }
+  | { t: 'end'; reason: SignedOutReason }
+  | { t: 'input'; at: number };
 
 /** The part of `BroadcastChannel` the client uses. */
 export interface TabChannel {

@@ -1,6 +1,6 @@
 export { AuthProvider, type AuthProviderProps } from './AuthProvider.js';
 export { useAuthClient } from './context.js';
-export { useAccessToken, useAuth, type UseAuthResult } from './useAuth.js';
+export { useAuth, type UseAuthResult } from './useAuth.js';
 export {
   useAuthedMutation,
   useAuthedQuery,

@@ -28,8 +28,6 @@ export interface AuthedContext {
    * retried once when it expired; `fetch(api, path, init)` through the BFF's proxy (proxy mode).
    */
   fetch: AuthClient['fetch'];
-  /** A token valid for at least this many seconds, for long work (uploads, exports). */
-  ensureFresh: AuthClient['ensureFresh'];
 }
 
 type AuthedQueryFn<TData, TKey extends QueryKey> = (context: QueryFunctionContext<TKey> & AuthedContext) => Promise<TData>;
@@ -97,7 +95,7 @@ const retry = (failureCount: number, error: unknown) => !(error instanceof Latch
 /**
  * Shared by the authed hooks: removes every authed query when the session ends or another
  * user appears, so one user's data never shows to the next; marks the query as authed, hands
- * its function the authed `fetch` and `ensureFresh`, and turns off Query retries for auth errors.
+ * its function the authed `fetch`, and turns off Query retries for auth errors.
  */
 function useAuthed<O extends { queryFn: AuthedQueryFn<never, never>; meta?: Record<string, unknown> }>(options: O) {
   const client = useAuthClient();
@@ -108,7 +106,7 @@ function useAuthed<O extends { queryFn: AuthedQueryFn<never, never>; meta?: Reco
     retry,
     ...options,
     meta: { ...meta, [META]: true },
-    queryFn: (context: object) => queryFn({ ...context, fetch: client.fetch, ensureFresh: client.ensureFresh } as never),
+    queryFn: (context: object) => queryFn({ ...context, fetch: client.fetch } as never),
   };
 }
 
@@ -149,13 +147,13 @@ export type UseAuthedMutationOptions<TData, TError, TVariables, TContext> = Omit
   mutationFn: (variables: TVariables, context: AuthedContext) => Promise<TData>;
 };
 
-/** `useMutation` whose function is handed the authed `fetch` and `ensureFresh`. */
+/** `useMutation` whose function is handed the authed `fetch`. */
 export function useAuthedMutation<TData = unknown, TError = Error, TVariables = void, TContext = unknown>(
   options: UseAuthedMutationOptions<TData, TError, TVariables, TContext>,
 ): UseMutationResult<TData, TError, TVariables, TContext> {
   const client = useAuthClient();
   return useMutation<TData, TError, TVariables, TContext>({
     ...options,
-    mutationFn: (variables) => options.mutationFn(variables, { fetch: client.fetch, ensureFresh: client.ensureFresh }),
+    mutationFn: (variables) => options.mutationFn(variables, { fetch: client.fetch }),
   });
 }

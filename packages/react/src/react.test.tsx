@@ -3,7 +3,8 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { AuthClient, TriggerManager, type AuthClientOptions } from '@latchkey/client';
 import { Component, Suspense, useState, type ReactNode } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AuthProvider, useAccessToken, useAuth, useAuthClient, useAuthedMutation, useAuthedQuery, useAuthedSuspenseQuery } from './index.js';
+import { ensureFresh, useAccessToken } from './extras/index.js';
+import { AuthProvider, useAuth, useAuthClient, useAuthedMutation, useAuthedQuery, useAuthedSuspenseQuery } from './index.js';
 
 afterEach(cleanup);
 
@@ -148,10 +149,11 @@ class Boundary extends Component<{ children: ReactNode }, { error?: Error & { co
 }
 
 function SuspenseNotes() {
+  const client = useAuthClient();
   const notes = useAuthedSuspenseQuery({
     queryKey: ['suspense-notes'],
-    queryFn: async ({ fetch, ensureFresh }) => {
-      await ensureFresh(30);
+    queryFn: async ({ fetch }) => {
+      await ensureFresh(client, 30);
       return fetch('/api/notes').then((r) => r.json() as Promise<{ owner: string }[]>);
     },
   });
@@ -357,7 +359,7 @@ describe('<AuthProvider apiOrigins>', () => {
 });
 
 describe('useAuthedSuspenseQuery', () => {
-  it('suspends while the session loads, then renders with fetch and ensureFresh from its context', async () => {
+  it('suspends while the session loads, then renders with fetch from its context (and ensureFresh from extras)', async () => {
     const bff = fakeBff();
     renderSuspense(bff);
     expect(screen.getByTestId('fallback')).toBeDefined();

@@ -39,10 +39,3 @@ export function useAuth<User extends SessionUserBase = SessionUser>(): UseAuthRe
     logout: client.logout,
   };
 }
-
-/** The current access token and its local expiry, for the rare direct use; re-renders when it changes. */
-export function useAccessToken(): { token: string | undefined; expiresAt: number | undefined } {
-  const client = useAuthClient();
-  const snapshot = useSyncExternalStore(client.subscribe, client.getSnapshot, client.getSnapshot);
-  return { token: snapshot.token?.value, expiresAt: snapshot.token?.expiresAt };
-}

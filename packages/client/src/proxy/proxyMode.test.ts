@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AuthClient } from './AuthClient.js';
-import { AuthClientError } from './errors.js';
-import type { TabChannel, TabMessage } from './tabs.js';
+import { AuthClient } from '../AuthClient.js';
+import { AuthClientError } from '../errors.js';
+import type { TabChannel, TabMessage } from '../tabs.js';
+import { ensureFresh, on } from '../extras/index.js';
+import { proxyMode } from './index.js';
 
 /** A BroadcastChannel hub: a message reaches every other open channel (never its sender). */
 function fakeChannels() {
@@ -63,7 +65,7 @@ function proxyWorld(options: { tabs?: number; channel?: boolean } = {}) {
     let act: (source: string) => void = () => {};
     const onSessionEnded = vi.fn();
     const client = new AuthClient({
-      mode: 'proxy',
+      mode: proxyMode(),
       fetch,
       triggers: (trigger) => void (fire = trigger),
       activity: (trigger) => void (act = trigger),
@@ -103,7 +105,7 @@ describe('proxy mode', () => {
     await w.client.fetch('notes', '/items');
     await w.client.refresh('manual');
     await expect(w.client.getAccessToken()).rejects.toMatchObject({ code: 'configuration_error', message: expect.stringContaining('proxy mode') });
-    await expect(w.client.ensureFresh(60)).rejects.toBeInstanceOf(AuthClientError);
+    await expect(ensureFresh(w.client, 60)).rejects.toBeInstanceOf(AuthClientError);
     expect(w.state.tokenCalls).toBe(0);
     expect(w.client.getSnapshot().token).toBeUndefined();
   });
@@ -112,7 +114,7 @@ describe('proxy mode', () => {
     const w = proxyWorld();
     w.state.signedIn = false;
     const ended = vi.fn();
-    w.client.on('sessionEnded', ended);
+    on(w.client, 'sessionEnded', ended);
     w.client.mount();
     await settle();
     expect(w.client.getSnapshot()).toMatchObject({ status: 'unauthenticated', reason: 'login_required' });
@@ -155,7 +157,7 @@ describe('proxy mode', () => {
       vi.setSystemTime(Date.now() + 42_000); // no input for 42 s since the page opened
       const response = await w.client.fetch('notes', '/items?limit=5', { method: 'POST', body: '{"a":1}', headers: { 'x-app': 'yes' } });
       expect(await response.json()).toEqual({ items: [] });
-      const [{ url, init }] = w.state.proxied;
+      const { url, init } = w.state.proxied[0]!;
       expect(url).toBe('/api/auth/proxy/notes/items?limit=5');
       expect(init).toMatchObject({ method: 'POST', body: '{"a":1}', credentials: 'same-origin' });
       const headers = new Headers(init.headers);
@@ -203,7 +205,7 @@ describe('proxy mode', () => {
         expect(tab.client.getSnapshot()).toMatchObject({ status: 'unauthenticated', reason: code });
         expect(tab.onSessionEnded).toHaveBeenCalledTimes(1);
       }
-      expect(w.sent).toContainEqual({ t: 'end', from: w.client.tabId, reason: code });
+      expect(w.sent).toContainEqual({ t: 'end', reason: code });
       expect(w.client.getSnapshot().lastError).toMatchObject({ code, message: 'over', status: 401 });
       // Signed out: the next call is refused without a request, as a token would be.
       await expect(w.client.fetch('notes', '/items')).rejects.toMatchObject({ code });
@@ -273,15 +275,15 @@ describe('proxy mode', () => {
   });
 });
 
-describe('fetch(api, path) in token mode', () => {
-  it('goes through the proxy too, without the token, for a BFF that proxies some APIs', async () => {
+describe('proxyMode({ browserToken: true })', () => {
+  it('keeps token mode, and fetch(api, path) goes through the proxy without the token, for a BFF that proxies some APIs', async () => {
     const calls: [string, RequestInit][] = [];
     const fetch = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
       calls.push([String(input), init]);
       if (String(input).includes('/token')) return json(200, { accessToken: 'at-1', tokenType: 'Bearer', expiresIn: 300, expiresAt: 0, scope: '', user: { sub: 'alice' } });
       return json(200, {});
     });
-    const client = new AuthClient({ fetch, triggers: () => undefined, activity: () => undefined, locks: null, channel: null });
+    const client = new AuthClient({ mode: proxyMode({ browserToken: true }), fetch, triggers: () => undefined, activity: () => undefined, locks: null, channel: null });
     client.mount();
     await settle();
     await client.fetch('notes', '/items');

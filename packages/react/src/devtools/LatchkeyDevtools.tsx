@@ -1,6 +1,7 @@
 'use client';
 
-import type { AuthClient, TabMessage } from '@latchkey/client';
+import type { AuthClient } from '@latchkey/client';
+import { on } from '@latchkey/client/extras';
 import { useEffect, useState, useSyncExternalStore, type CSSProperties } from 'react';
 import { useAuthClient } from '../context.js';
 
@@ -22,33 +23,28 @@ export interface LatchkeyDevtoolsProps {
   position?: 'bottom-right' | 'bottom-left';
 }
 
-/** Collects what the panel shows from the client's events and the tabs' channel. */
+/** Collects what the panel shows from the client's events and the Web Locks state. */
 function useDevtoolsState(client: AuthClient, historySize: number) {
   const [history, setHistory] = useState<DevtoolsEntry[]>([]);
-  const [lock, setLock] = useState<{ tab: string; at: number } | undefined>();
+  const [lock, setLock] = useState<{ tab: 'this tab' | 'another tab'; at: number } | undefined>();
   const [held, setHeld] = useState<boolean | undefined>();
   const [now, setNow] = useState(() => Date.now());
 
   useEffect(() => {
     const add = (entry: Omit<DevtoolsEntry, 'at'>) => setHistory((h) => [{ at: Date.now(), ...entry }, ...h].slice(0, historySize));
     const offs = [
-      client.on('tokenRefreshed', (e) =>
+      // A token from the BFF means this tab held the refresh lock; one from another tab, that tab did.
+      on(client, 'tokenRefreshed', (e) => setLock({ tab: e.trigger === 'tab' ? 'another tab' : 'this tab', at: Date.now() })),
+      on(client, 'tokenRefreshed', (e) =>
         add({
-          trigger: e.trigger,
-          outcome: e.fromTab ? 'from another tab' : 'refreshed',
-          detail: `${e.fromTab ? `tab ${e.fromTab} · ` : ''}valid ${Math.round((e.token.expiresAt - e.token.receivedAt) / 1000)} s`,
+          trigger: e.trigger ?? '-',
+          outcome: e.trigger === 'tab' ? 'from another tab' : 'refreshed',
+          detail: `valid ${Math.round((e.token.expiresAt - e.token.receivedAt) / 1000)} s`,
         }),
       ),
-      client.on('refreshFailed', (e) => add({ trigger: e.trigger, outcome: 'failed', detail: `${e.error.code}: ${e.error.message}` })),
-      client.on('sessionEnded', (e) => add({ trigger: '-', outcome: 'session ended', detail: e.reason })),
+      on(client, 'refreshFailed', (e) => add({ trigger: e.trigger ?? '-', outcome: 'failed', detail: `${e.error.code}: ${e.error.message}` })),
+      on(client, 'sessionEnded', (e) => add({ trigger: '-', outcome: 'session ended', detail: e.reason })),
     ];
-    // A second channel object in this tab hears this tab's own messages too.
-    const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(client.channelName) : undefined;
-    if (channel) {
-      channel.onmessage = (event: MessageEvent<TabMessage>) => {
-        if (event.data?.t === 'lock') setLock({ tab: event.data.from, at: Date.now() });
-      };
-    }
     const tick = setInterval(() => {
       setNow(Date.now());
       void globalThis.navigator?.locks
@@ -58,7 +54,6 @@ function useDevtoolsState(client: AuthClient, historySize: number) {
     }, 1000);
     return () => {
       offs.forEach((off) => off());
-      channel?.close();
       clearInterval(tick);
     };
   }, [client, historySize]);
@@ -92,7 +87,6 @@ export function LatchkeyDevtools({ initialIsOpen = false, historySize = 20, posi
   const [open, setOpen] = useState(initialIsOpen);
   const side = position === 'bottom-left' ? { left: 12 } : { right: 12 };
   const left = snapshot.token ? Math.max(0, Math.round((snapshot.token.expiresAt - now) / 1000)) : undefined;
-  const tabName = (tab: string) => (tab === client.tabId ? `this tab (${tab})` : `tab ${tab}`);
 
   if (!open) {
     return (
@@ -123,7 +117,7 @@ export function LatchkeyDevtools({ initialIsOpen = false, historySize = 20, posi
         <dt>lock</dt>
         <dd data-testid="devtools-lock" style={{ margin: 0 }}>
           {held === undefined ? 'Web Locks unavailable' : held ? 'held now' : 'free'}
-          {lock ? ` · last taken by ${tabName(lock.tab)} ${Math.round((now - lock.at) / 1000)} s ago` : ''}
+          {lock ? ` · last refresh by ${lock.tab} ${Math.round((now - lock.at) / 1000)} s ago` : ''}
         </dd>
         <dt>last error</dt>
         <dd data-testid="devtools-error" style={{ margin: 0, color: snapshot.lastError ? '#ff7b72' : undefined }}>

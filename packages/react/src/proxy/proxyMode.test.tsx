@@ -1,7 +1,9 @@
 import { act, cleanup, render, screen, waitFor } from '@testing-library/react';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AuthProvider, useAccessToken, useAuth, useAuthClient, useAuthedMutation, useAuthedQuery } from './index.js';
+import { useAccessToken } from '../extras/index.js';
+import { AuthProvider, useAuth, useAuthClient, useAuthedMutation, useAuthedQuery } from '../index.js';
+import { proxyMode } from './index.js';
 
 afterEach(cleanup);
 
@@ -42,11 +44,11 @@ function Notes() {
   );
 }
 
-describe('<AuthProvider mode="proxy">', () => {
+describe('<AuthProvider mode={proxyMode()}>', () => {
   it('runs authed queries and mutations through the BFF proxy with one fetch API, and holds no token', async () => {
     const bff = proxyBff();
     render(
-      <AuthProvider mode="proxy" fetch={bff.fetch} triggers={() => undefined} locks={null} channel={null}>
+      <AuthProvider mode={proxyMode()} fetch={bff.fetch} triggers={() => undefined} locks={null} channel={null}>
         <QueryClientProvider client={new QueryClient()}>
           <Notes />
         </QueryClientProvider>
@@ -69,7 +71,7 @@ describe('<AuthProvider mode="proxy">', () => {
     const queryClient = new QueryClient();
     const onSessionEnded = vi.fn();
     render(
-      <AuthProvider mode="proxy" fetch={bff.fetch} triggers={() => undefined} locks={null} channel={null} onSessionEnded={onSessionEnded}>
+      <AuthProvider mode={proxyMode()} fetch={bff.fetch} triggers={() => undefined} locks={null} channel={null} onSessionEnded={onSessionEnded}>
         <QueryClientProvider client={queryClient}>
           <Notes />
         </QueryClientProvider>
@@ -91,7 +93,7 @@ describe('<AuthProvider mode="proxy">', () => {
       return null;
     }
     render(
-      <AuthProvider mode="proxy" fetch={bff.fetch} triggers={() => undefined} locks={null} channel={null}>
+      <AuthProvider mode={proxyMode()} fetch={bff.fetch} triggers={() => undefined} locks={null} channel={null}>
         <Grab />
       </AuthProvider>,
     );

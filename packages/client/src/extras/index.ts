@@ -1,0 +1,2 @@
+export { ensureFresh } from './ensureFresh.js';
+export { on, type AuthEvents } from './on.js';

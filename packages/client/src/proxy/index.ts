@@ -1,0 +1,1 @@
+export { proxyMode, type ProxyModeOptions } from './proxyMode.js';

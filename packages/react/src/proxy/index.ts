@@ -1,0 +1,1 @@
+export { proxyMode, type ProxyModeOptions } from '@latchkey/client/proxy';
