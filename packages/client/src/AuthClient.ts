@@ -78,7 +78,23 @@ export interface AuthClientOptions {
    * attaches it to calls made through `fetch(api, path)`.
    */
   mode?: AuthMode;
+  /**
+   * `dpop()` from `@latchkey/client/dpop`: the BFF binds access tokens to a key held in this
+   * browser (RFC 9449), and each call that carries one is sent with a proof signed by that key.
+   */
+  dpop?: TokenBinding;
 }
+
+/**
+ * Binds access tokens to a key (`dpop()`): given the client's options, it returns the `fetch`
+ * the client sends through, which signs what needs a proof. The client calls nothing else of it.
+ */
+export type TokenBinding = (options: BindingOptions, client: AuthClient) => typeof fetch;
+
+/** The client's options a `TokenBinding` works with, browser defaults filled in. */
+export type BindingOptions = Readonly<
+  Required<Pick<AuthClientOptions, 'fetch' | 'baseUrl' | 'now' | 'pageOrigin'>> & Pick<AuthClientOptions, 'locks' | 'channel'>
+>;
 
 /**
  * An opt-in way of reaching the session, such as `proxyMode()` from `@latchkey/client/proxy`, so
@@ -135,7 +151,7 @@ export class AuthClient {
   /** The `BroadcastChannel` name tabs of this app share (devtools listen on it too). */
   readonly channelName: string;
   /** The options with browser defaults filled in. */
-  readonly #o: Required<Omit<AuthClientOptions, 'onSessionEnded' | 'locks' | 'channel' | 'initialSession' | 'mode'>> & AuthClientOptions;
+  readonly #o: Required<Omit<AuthClientOptions, 'onSessionEnded' | 'locks' | 'channel' | 'initialSession' | 'mode' | 'dpop'>> & AuthClientOptions;
   readonly #subscribers = new Set<(trigger?: string) => void>();
   #snapshot: AuthSnapshot;
   #flight: Promise<void> | undefined;
@@ -175,6 +191,8 @@ export class AuthClient {
     // (the token is not sent). Development builds say so at once; production ones skip the check.
     if (process.env.NODE_ENV !== 'production') o.apiOrigins.forEach(checkOrigin);
     this.channelName = `latchkey:${o.baseUrl}`;
+    // DPoP signs requests on their way out: the token request, and calls carrying a DPoP token.
+    if (options.dpop) o.fetch = options.dpop(o, this);
     // No clock or randomness here: a server render (prerendering in Next) constructs clients too.
     const initial = options.initialSession;
     const status = initial === undefined ? 'loading' : initial ? 'authenticated' : 'unauthenticated';
@@ -240,15 +258,17 @@ export class AuthClient {
    * awaits the same refresh, including one a focus or wake started). Rejects with
    * `login_required` when signed out. Bound, so it can be passed around.
    */
-  getAccessToken = async (): Promise<string> => {
+  getAccessToken = (): Promise<string> => this.#token().then((token) => token.value);
+
+  async #token(): Promise<AccessToken> {
     this.#o.mode?.noToken?.();
     // Starts a refresh when one is due, or joins the one under way.
     this.#check('request');
     await this.#ready();
     const { token, lastError } = this.#snapshot;
     if (!token || token.expiresAt <= this.#o.now()) throw lastError ?? new AuthClientError('network_error', 'No access token.');
-    return token.value;
-  };
+    return token;
+  }
 
   /** Waits for a session check under way; rejects with the reason when signed out. */
   async #ready(): Promise<number> {
@@ -287,15 +307,15 @@ export class AuthClient {
     if (!this.#trusts(input)) return this.#o.fetch(input, init);
     // What a retry sends: a Request is replayed from its clone; a stream body is gone once sent.
     const replay = !(init.body instanceof ReadableStream) && (input instanceof Request ? !input.bodyUsed && input.clone() : input);
-    const token = await this.getAccessToken();
+    const token = await this.#token();
     const response = await this.#send(input, init, token);
     if (response.status !== 401 || !replay || !(await tokenRejected(response))) return response;
 
     // Someone else may have refreshed while this request was out: use theirs. Otherwise ask
     // for more validity than the rejected token has, so the BFF cannot answer with it again.
-    if (this.#snapshot.token?.value === token) await this.refresh('rejected', Math.ceil(this.remainingSeconds()) + 1);
+    if (this.#snapshot.token === token) await this.refresh('rejected', Math.ceil(this.remainingSeconds()) + 1);
     // Signed out meanwhile, or no newer token: the 401 stands.
-    const fresh = await this.getAccessToken().catch(() => token);
+    const fresh = await this.#token().catch(() => token);
     if (fresh === token) return response;
     const retried = await this.#send(replay, init, fresh);
     if (retried.status === 401) {
@@ -360,9 +380,10 @@ export class AuthClient {
     }
   }
 
-  #send(input: RequestInfo | URL, init: RequestInit, token: string): Promise<Response> {
+  /** Sends with `Authorization: <scheme> <token>`, the scheme the BFF named (`Bearer`, or `DPoP`, whose proof `dpop` adds). */
+  #send(input: RequestInfo | URL, init: RequestInit, token: AccessToken): Promise<Response> {
     const headers = new Headers(init.headers ?? (input as Request).headers);
-    headers.set('authorization', `Bearer ${token}`);
+    headers.set('authorization', `${token.type} ${token.value}`);
     return this.#o.fetch(input, { ...init, headers });
   }
 
@@ -403,7 +424,7 @@ export class AuthClient {
     if (response.status === 204) return this.#end('login_required', undefined, true);
     // In a mode that loads the session itself, the answer carries the user alone.
     if (response.ok && json?.user && (mode?.load || (typeof json.accessToken === 'string' && typeof json.expiresIn === 'number'))) {
-      const token: AccessToken | undefined = json.accessToken ? { value: json.accessToken, ...tokenTiming(this.#o.now(), json.expiresIn!), scope: json.scope! } : undefined;
+      const token: AccessToken | undefined = json.accessToken ? { value: json.accessToken, type: json.tokenType!, ...tokenTiming(this.#o.now(), json.expiresIn!), scope: json.scope! } : undefined;
       if (token) this.#broadcast({ t: 'token', token, user: json.user });
       this.#adopt(token, json.user, trigger);
       return;

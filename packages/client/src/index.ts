@@ -8,6 +8,8 @@ export {
   type AuthStatus,
   type BffCall,
   type BffError,
+  type BindingOptions,
+  type TokenBinding,
 } from './AuthClient.js';
 export { AuthClientError } from './errors.js';
 export { TriggerManager, browserActivity, browserTriggers, type TriggerSetup } from './triggerManager.js';

@@ -1,0 +1,1 @@
+export { authHeaders, dpop, type DpopOptions } from '@latchkey/client/dpop';
