@@ -3,6 +3,7 @@
 import { useAuth, useAuthedQuery } from '@latchkey/react';
 import { useAccessToken } from '@latchkey/react/extras';
 import { useEffect, useState } from 'react';
+import { useDemoMode, useNotesApi } from './notesApi';
 
 interface NotesResponse {
   owner: string;
@@ -19,10 +20,12 @@ const REASONS: Record<string, string> = {
 
 export function NotesPage() {
   const { status, user, reason, error, login, logout } = useAuth();
+  const mode = useDemoMode();
+  const notesApi = useNotesApi();
   const notes = useAuthedQuery({
     queryKey: ['notes'],
     queryFn: async ({ fetch, signal }): Promise<NotesResponse> => {
-      const response = await fetch('/api/notes', { signal });
+      const response = await notesApi(fetch, '/items', { signal });
       if (!response.ok) {
         const body = await response.json().catch(() => ({}));
         throw new Error(`the notes API answered ${response.status}${body.error_description ? `: ${body.error_description}` : ''}`);
@@ -59,7 +62,11 @@ export function NotesPage() {
         <>
           <button data-testid="sign-out" onClick={() => void logout({ endProviderSession: true })}>Sign out</button>{' '}
           <button data-testid="reload-notes" onClick={() => void notes.refetch()}>Reload notes</button>
-          <TokenCountdown />
+          {mode === 'proxy' ? (
+            <p data-testid="proxy-mode">Proxy mode: this page holds no access token. It calls /api/auth/proxy/notes/…, and the BFF attaches the token on the server.</p>
+          ) : (
+            <TokenCountdown />
+          )}
           <h2>Your notes</h2>
           {notes.isError ? <p data-testid="notes-error">Could not load notes: {notes.error.message}</p> : null}
           <ul data-testid="notes">

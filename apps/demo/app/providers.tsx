@@ -2,14 +2,21 @@
 
 import { AuthProvider, type SessionUser } from '@latchkey/react';
 import { LatchkeyDevtools } from '@latchkey/react/devtools';
+import { proxyMode } from '@latchkey/react/proxy';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
+import type { DemoMode } from '../lib/config';
+import { DemoModeContext } from './notesApi';
 
-export function Providers({ children, initialSession }: { children: ReactNode; initialSession: SessionUser | null | undefined }) {
+export function Providers({ children, initialSession, mode }: { children: ReactNode; initialSession: SessionUser | null | undefined; mode: DemoMode }) {
   const [queryClient] = useState(() => new QueryClient());
+  // Proxy mode holds no token in the page: the BFF attaches it to calls through /api/auth/proxy.
+  const [authMode] = useState(() => (mode === 'proxy' ? proxyMode() : undefined));
   return (
-    <AuthProvider baseUrl="/api/auth" initialSession={initialSession}>
-      <QueryClientProvider client={queryClient}>{children}</QueryClientProvider>
+    <AuthProvider baseUrl="/api/auth" initialSession={initialSession} mode={authMode}>
+      <DemoModeContext.Provider value={mode}>
+        <QueryClientProvider client={queryClient}>{children}</QueryClientProvider>
+      </DemoModeContext.Provider>
       {/* A demo shows its internals; a production app leaves this import out. */}
       <LatchkeyDevtools initialIsOpen />
     </AuthProvider>

@@ -3,7 +3,7 @@ import { nextAuth, type NextAuth } from '@latchkey/bff/next';
 import { redisAuditSink, redisStore } from '@latchkey/bff/redis';
 import { createVerifier } from '@latchkey/resource';
 import { createClient } from 'redis';
-import { demoConfig, rateLimitsFromEnv } from './config';
+import { demoConfig, modeFromEnv, rateLimitsFromEnv } from './config';
 
 let bff: Bff | undefined;
 
@@ -35,6 +35,13 @@ function makeBff(): Bff {
     trustProxy: demoConfig.trustProxy,
     ...(rateLimitsFromEnv() !== undefined && { rateLimits: rateLimitsFromEnv() as BffConfig['rateLimits'] }),
     ...(demoConfig.graceSeconds !== undefined && { graceSeconds: demoConfig.graceSeconds }),
+    // LATCHKEY_MODE=proxy: the page never holds a token. It calls /api/auth/proxy/notes/<path>,
+    // this BFF attaches the token (only one whose audience is the notes API's) and calls
+    // /api/notes/<path>, and POST /api/auth/token answers 404.
+    ...(modeFromEnv() === 'proxy' && {
+      apis: { notes: { url: demoConfig.notesApiUrl, methods: ['GET'], scopes: ['notes:read'], audience: demoConfig.audience } },
+      mode: 'proxy' as const,
+    }),
     // With REDIS_URL, every instance of the demo shares one store; without it, each keeps its
     // own memory, shared by the copies of this module that Next's bundle layers make.
     store: redis ? redisStore({ client: redis }) : sharedMemoryStore(),

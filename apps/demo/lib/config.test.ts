@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MISSING_COOKIE_SECRET, rateLimitsFromEnv, requireCookieSecret } from './config';
+import { MISSING_COOKIE_SECRET, modeFromEnv, rateLimitsFromEnv, requireCookieSecret, testHooksFromEnv } from './config';
 
 describe('requireCookieSecret()', () => {
   const secret = 'a-real-secret-from-openssl-rand-base64-32-xxxxxx';
@@ -36,5 +36,31 @@ describe('rateLimitsFromEnv()', () => {
 
   it('refuses anything else with a message naming the variable', () => {
     for (const bad of ['on', '[1]', '{', '42']) expect(() => rateLimitsFromEnv(bad)).toThrow(/LATCHKEY_RATE_LIMITS/);
+  });
+});
+
+describe('modeFromEnv()', () => {
+  it('is token mode when unset or empty, and takes "token" and "proxy"', () => {
+    expect(modeFromEnv(undefined)).toBe('token');
+    expect(modeFromEnv('')).toBe('token');
+    expect(modeFromEnv('token')).toBe('token');
+    expect(modeFromEnv('proxy')).toBe('proxy');
+  });
+
+  it.each(['Proxy', 'PROXY', ' proxy', 'proxy ', 'both', 'bff', '1', 'true'])('refuses %j, naming the variable, the values it takes and the value at fault', (bad) => {
+    expect(() => modeFromEnv(bad)).toThrow(`LATCHKEY_MODE must be "token" or "proxy", got ${JSON.stringify(bad)}.`);
+  });
+});
+
+describe('testHooksFromEnv()', () => {
+  it('is off unless set to exactly "1"', () => {
+    expect(testHooksFromEnv(undefined)).toBe(false);
+    expect(testHooksFromEnv('')).toBe(false);
+    expect(testHooksFromEnv('0')).toBe(false);
+    expect(testHooksFromEnv('1')).toBe(true);
+  });
+
+  it.each(['true', 'yes', 'on', '2', ' 1'])('refuses %j rather than guessing', (bad) => {
+    expect(() => testHooksFromEnv(bad)).toThrow(`LATCHKEY_DEMO_TEST_HOOKS must be "1" (on) or "0" (off), got ${JSON.stringify(bad)}.`);
   });
 });

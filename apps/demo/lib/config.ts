@@ -53,6 +53,32 @@ export function rateLimitsFromEnv(value = process.env.LATCHKEY_RATE_LIMITS): fal
   throw new Error(`LATCHKEY_RATE_LIMITS must be "off" or a JSON object of limits, got ${JSON.stringify(value)}.`);
 }
 
+/** How the demo's browser code reaches its API: see {@link modeFromEnv}. */
+export type DemoMode = 'token' | 'proxy';
+
+/**
+ * `LATCHKEY_MODE`: `token` (the default) hands the page a short-lived access token for the
+ * notes API; `proxy` (the BFF pattern of RFC 10017) keeps every token on the server: the page
+ * calls `/api/auth/proxy/notes/...`, the BFF attaches the token, and `POST /api/auth/token`
+ * answers 404. Anything else is refused, naming the variable and the value.
+ */
+export function modeFromEnv(value = process.env.LATCHKEY_MODE): DemoMode {
+  if (value === undefined || value === '' || value === 'token') return 'token';
+  if (value === 'proxy') return 'proxy';
+  throw new Error(`LATCHKEY_MODE must be "token" or "proxy", got ${JSON.stringify(value)}.`);
+}
+
+/**
+ * `LATCHKEY_DEMO_TEST_HOOKS=1` lets a request ask the notes API to refuse its token
+ * (lib/resource.ts), for the browser tests. Off unless set to exactly `1`: a hook that
+ * refuses tokens on request has no place in a deployed app.
+ */
+export function testHooksFromEnv(value = process.env.LATCHKEY_DEMO_TEST_HOOKS): boolean {
+  if (value === undefined || value === '' || value === '0') return false;
+  if (value === '1') return true;
+  throw new Error(`LATCHKEY_DEMO_TEST_HOOKS must be "1" (on) or "0" (off), got ${JSON.stringify(value)}.`);
+}
+
 export const demoConfig = {
   appOrigin,
   issuer,
@@ -71,5 +97,8 @@ export const demoConfig = {
   trustProxy: Number(process.env.LATCHKEY_TRUST_PROXY || 0),
   // Set to share sessions' locks, caches and denylist between several demo instances.
   redisUrl: process.env.REDIS_URL || undefined,
+  // Where the BFF calls the notes API in proxy mode: this server itself, on loopback (so it
+  // never leaves the machine, whatever APP_ORIGIN a proxy in front of it shows the browser).
+  notesApiUrl: `http://localhost:${port}/api/notes/`,
   allowInsecureHttp: new URL(issuer).protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(issuer).hostname),
 };
