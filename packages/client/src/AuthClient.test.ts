@@ -384,6 +384,14 @@ describe('AuthClient', () => {
       await expect(w.client.getAccessToken()).rejects.toMatchObject({ code: 'login_required' });
     });
 
+    it('takes a 200 that carries no token for what it is, an unexpected answer, not a sign-in', async () => {
+      const w = world();
+      w.state.tokenAnswer = () => w.json(200, { user: { sub: 'alice' }, tokenType: 'Bearer' });
+      w.client.mount();
+      await settle();
+      expect(w.client.getSnapshot()).toMatchObject({ status: 'loading', token: undefined, lastError: { code: 'unexpected_response' } });
+    });
+
     it('reports a session that expired while the page was closed: that is news', async () => {
       const w = world();
       w.state.tokenAnswer = () => w.json(401, { error: 'session_expired', error_description: 'ended' });

@@ -264,6 +264,20 @@ describe('proxy mode', () => {
     });
   });
 
+  it('a session one tab finds gone on the server ends in every tab at once', async () => {
+    const w = proxyWorld({ tabs: 2, channel: true });
+    for (const tab of w.tabs) tab.client.mount();
+    await settle();
+    w.state.signedIn = false;
+    await w.client.refresh('focus');
+    await settle();
+    expect(w.state.sessionCalls).toBe(3);
+    for (const tab of w.tabs) {
+      expect(tab.client.getSnapshot()).toMatchObject({ status: 'unauthenticated', reason: 'login_required' });
+      expect(tab.onSessionEnded).toHaveBeenCalledTimes(1);
+    }
+  });
+
   it('sign-out reaches the other tabs', async () => {
     const w = proxyWorld({ tabs: 2, channel: true });
     for (const tab of w.tabs) tab.client.mount();
