@@ -284,3 +284,17 @@ describe('authHeaders()', () => {
     expect(jkt).toBe(w.state.bound.get('at-1'));
   });
 });
+
+describe('dpop() never loops', () => {
+  it('sends /token at most three times however the BFF answers: without a proof, with one, with the nonce', async () => {
+    const w = world();
+    let htu = 0;
+    // A BFF that names another endpoint and asks for another nonce every time.
+    w.fetch.mockImplementation(async () =>
+      json(400, { error: htu % 2 ? 'use_dpop_nonce' : 'invalid_dpop_proof', error_description: 'again' }, { 'x-latchkey-dpop-htu': `https://idp.example/t${++htu}`, 'dpop-nonce': `n-${htu}` }),
+    );
+    await w.client.refresh('manual');
+    expect(w.fetch).toHaveBeenCalledTimes(3);
+    expect(w.client.getSnapshot().lastError).toMatchObject({ status: 400 });
+  });
+});

@@ -109,12 +109,13 @@ class Binding {
   async #token(input: RequestInfo | URL, init: RequestInit, headers: Headers): Promise<Response> {
     let signedFor: string | undefined;
     let nonceRetried = false;
-    for (;;) {
+    // At most one retry for each reason: never a loop, whatever the BFF answers.
+    for (let attempt = 0; ; attempt++) {
       signedFor = this.#htu;
       if (signedFor) headers.set('dpop', await this.proof('POST', new URL(signedFor)));
       const response = await this.#send(input, { ...init, headers });
       this.#htu = response.headers.get(HTU_HEADER) ?? this.#htu;
-      if (response.status !== 400 || !this.#htu) return response;
+      if (response.status !== 400 || !this.#htu || attempt === 2) return response;
       const body: unknown = await response.clone().json().catch(() => undefined);
       const nonce = nonceOf(response);
       if (isDpopNonceError(response, body) && nonce && !nonceRetried && signedFor) {
