@@ -1,6 +1,6 @@
 import type { ReactNode } from 'react';
 import { getAuth } from '../lib/auth';
-import { modeFromEnv } from '../lib/config';
+import { dpopFromEnv, modeFromEnv } from '../lib/config';
 import { Providers } from './providers';
 
 export const metadata = { title: 'Latchkey demo' };
@@ -15,7 +15,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
   return (
     <html lang="en">
       <body style={{ font: '16px/1.5 system-ui, sans-serif', maxWidth: 720, margin: '2rem auto', padding: '0 1rem' }}>
-        <Providers initialSession={session} mode={modeFromEnv()}>{children}</Providers>
+        <Providers initialSession={session} mode={modeFromEnv()} dpop={dpopFromEnv()}>{children}</Providers>
       </body>
     </html>
   );

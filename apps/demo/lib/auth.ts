@@ -1,9 +1,9 @@
 import { createBff, sharedMemoryStore, type Bff, type BffConfig } from '@latchkey/bff';
 import { nextAuth, type NextAuth } from '@latchkey/bff/next';
 import { redisAuditSink, redisStore } from '@latchkey/bff/redis';
-import { createVerifier } from '@latchkey/resource';
+import { createVerifier, type Verifier } from '@latchkey/resource';
 import { createClient } from 'redis';
-import { demoConfig, modeFromEnv, rateLimitsFromEnv } from './config';
+import { demoConfig, dpopFromEnv, modeFromEnv, rateLimitsFromEnv } from './config';
 
 let bff: Bff | undefined;
 
@@ -37,11 +37,13 @@ function makeBff(): Bff {
     ...(demoConfig.graceSeconds !== undefined && { graceSeconds: demoConfig.graceSeconds }),
     // LATCHKEY_MODE=proxy: the page never holds a token. It calls /api/auth/proxy/notes/<path>,
     // this BFF attaches the token (only one whose audience is the notes API's) and calls
-    // /api/notes/<path>, and POST /api/auth/token answers 404.
-    ...(modeFromEnv() === 'proxy' && {
+    // /api/notes/<path>, and POST /api/auth/token answers 404. `both` keeps /token as well.
+    ...(modeFromEnv() !== 'token' && {
       apis: { notes: { url: demoConfig.notesApiUrl, methods: ['GET'], scopes: ['notes:read'], audience: demoConfig.audience } },
-      mode: 'proxy' as const,
+      mode: modeFromEnv() as 'proxy' | 'both',
     }),
+    // LATCHKEY_DPOP=1: access tokens bound to the page's key (the dev provider supports DPoP).
+    dpop: dpopFromEnv(),
     // With REDIS_URL, every instance of the demo shares one store; without it, each keeps its
     // own memory, shared by the copies of this module that Next's bundle layers make.
     store: redis ? redisStore({ client: redis }) : sharedMemoryStore(),
@@ -65,10 +67,28 @@ export function getAuth(): NextAuth {
   return auth;
 }
 
-/** Verifies access tokens for the demo's own API routes. */
-export const verifier = createVerifier({
-  issuer: demoConfig.issuer,
-  audience: demoConfig.audience,
-  ...(demoConfig.jwksUri && { jwksUri: demoConfig.jwksUri }),
-  requiredScopes: ['notes:read'],
-});
+let verifier: Verifier | undefined;
+
+/**
+ * Verifies access tokens for the demo's own API routes, made at first use (LATCHKEY_DPOP is read
+ * then). With DPoP, a token bound to a key is taken only with a proof of that key, signed for the
+ * URL the page called (the app's origin, which a proxy in front of the demo may not pass on as the
+ * Host); the server's own calls (the /server page) still send unbound Bearer tokens.
+ */
+export function getVerifier(): Verifier {
+  verifier ??= createVerifier({
+    issuer: demoConfig.issuer,
+    audience: demoConfig.audience,
+    ...(demoConfig.jwksUri && { jwksUri: demoConfig.jwksUri }),
+    requiredScopes: ['notes:read'],
+    ...(dpopFromEnv() && {
+      dpop: {
+        htu: (request: Request) => {
+          const { pathname } = new URL(request.url);
+          return new URL(pathname, demoConfig.appOrigin).href;
+        },
+      },
+    }),
+  });
+  return verifier;
+}

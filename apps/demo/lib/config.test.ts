@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MISSING_COOKIE_SECRET, modeFromEnv, rateLimitsFromEnv, requireCookieSecret, testHooksFromEnv } from './config';
+import { dpopFromEnv, MISSING_COOKIE_SECRET, modeFromEnv, rateLimitsFromEnv, requireCookieSecret, testHooksFromEnv } from './config';
 
 describe('requireCookieSecret()', () => {
   const secret = 'a-real-secret-from-openssl-rand-base64-32-xxxxxx';
@@ -40,15 +40,33 @@ describe('rateLimitsFromEnv()', () => {
 });
 
 describe('modeFromEnv()', () => {
-  it('is token mode when unset or empty, and takes "token" and "proxy"', () => {
+  it('is token mode when unset or empty, and takes "token", "proxy" and "both"', () => {
     expect(modeFromEnv(undefined)).toBe('token');
     expect(modeFromEnv('')).toBe('token');
     expect(modeFromEnv('token')).toBe('token');
     expect(modeFromEnv('proxy')).toBe('proxy');
+    expect(modeFromEnv('both')).toBe('both');
   });
 
-  it.each(['Proxy', 'PROXY', ' proxy', 'proxy ', 'both', 'bff', '1', 'true'])('refuses %j, naming the variable, the values it takes and the value at fault', (bad) => {
-    expect(() => modeFromEnv(bad)).toThrow(`LATCHKEY_MODE must be "token" or "proxy", got ${JSON.stringify(bad)}.`);
+  it.each(['Proxy', 'PROXY', ' proxy', 'proxy ', 'Both', 'bff', '1', 'true'])('refuses %j, naming the variable, the values it takes and the value at fault', (bad) => {
+    expect(() => modeFromEnv(bad)).toThrow(`LATCHKEY_MODE must be "token", "proxy" or "both", got ${JSON.stringify(bad)}.`);
+  });
+});
+
+describe('dpopFromEnv()', () => {
+  it('is off unless set to exactly "1", in token mode', () => {
+    expect(dpopFromEnv(undefined, 'token')).toBe(false);
+    expect(dpopFromEnv('', 'token')).toBe(false);
+    expect(dpopFromEnv('0', 'token')).toBe(false);
+    expect(dpopFromEnv('1', 'token')).toBe(true);
+  });
+
+  it.each(['true', 'yes', ' 1', '2'])('refuses %j, naming the variable and the value', (bad) => {
+    expect(() => dpopFromEnv(bad, 'token')).toThrow(`LATCHKEY_DPOP must be "1" (on) or "0" (off), got ${JSON.stringify(bad)}.`);
+  });
+
+  it.each(['proxy', 'both'] as const)('refuses DPoP with LATCHKEY_MODE=%s, where no bound token reaches the page', (mode) => {
+    expect(() => dpopFromEnv('1', mode)).toThrow(`LATCHKEY_DPOP=1 binds the tokens the page holds, so it needs LATCHKEY_MODE=token, got "${mode}".`);
   });
 });
 

@@ -54,18 +54,33 @@ export function rateLimitsFromEnv(value = process.env.LATCHKEY_RATE_LIMITS): fal
 }
 
 /** How the demo's browser code reaches its API: see {@link modeFromEnv}. */
-export type DemoMode = 'token' | 'proxy';
+export type DemoMode = 'token' | 'proxy' | 'both';
 
 /**
  * `LATCHKEY_MODE`: `token` (the default) hands the page a short-lived access token for the
  * notes API; `proxy` (the BFF pattern of RFC 10017) keeps every token on the server: the page
  * calls `/api/auth/proxy/notes/...`, the BFF attaches the token, and `POST /api/auth/token`
- * answers 404. Anything else is refused, naming the variable and the value.
+ * answers 404; `both`: the page works as in token mode and the proxy answers too (`pnpm bench`
+ * compares a call through it with the same call made with the token). Anything else is refused,
+ * naming the variable and the value.
  */
 export function modeFromEnv(value = process.env.LATCHKEY_MODE): DemoMode {
   if (value === undefined || value === '' || value === 'token') return 'token';
-  if (value === 'proxy') return 'proxy';
-  throw new Error(`LATCHKEY_MODE must be "token" or "proxy", got ${JSON.stringify(value)}.`);
+  if (value === 'proxy' || value === 'both') return value;
+  throw new Error(`LATCHKEY_MODE must be "token", "proxy" or "both", got ${JSON.stringify(value)}.`);
+}
+
+/**
+ * `LATCHKEY_DPOP=1`: token mode with DPoP (RFC 9449). The BFF asks the page for a proof with
+ * each `/token` call and the provider binds every access token to the page's key; the notes API
+ * then takes a token only with a proof of that key (a Bearer token is refused). Token mode only:
+ * in proxy mode no token reaches the page to bind.
+ */
+export function dpopFromEnv(value = process.env.LATCHKEY_DPOP, mode: DemoMode = modeFromEnv()): boolean {
+  if (value === undefined || value === '' || value === '0') return false;
+  if (value !== '1') throw new Error(`LATCHKEY_DPOP must be "1" (on) or "0" (off), got ${JSON.stringify(value)}.`);
+  if (mode !== 'token') throw new Error(`LATCHKEY_DPOP=1 binds the tokens the page holds, so it needs LATCHKEY_MODE=token, got ${JSON.stringify(mode)}.`);
+  return true;
 }
 
 /**

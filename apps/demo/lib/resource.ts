@@ -1,5 +1,5 @@
 import type { AccessTokenClaims } from '@latchkey/resource';
-import { verifier } from './auth';
+import { getVerifier } from './auth';
 import { testHooksFromEnv } from './config';
 
 /** What a test hook did with a request, sent back in the answer so a test can count. */
@@ -20,7 +20,7 @@ export type Authorized = { ok: true; claims: AccessTokenClaims; hook?: HookRepor
  * see {@link refuseOnRequest}.
  */
 export async function authorize(request: Request): Promise<Authorized> {
-  const result = await verifier.verify(request);
+  const result = await getVerifier().verify(request);
   if (!result.ok) {
     // A 503 means the provider's keys could not be fetched; the cause names the URL and why.
     if (result.response.status === 503) console.error('[demo] notes API:', (result.error.cause as Error | undefined)?.message ?? result.error.message);
