@@ -20,10 +20,11 @@ import { demoClient } from '../soak/workspace.mjs';
 import { fanOutRun } from './fanout.mjs';
 import { dpopVerifyCost, printDPoPVerifyCost } from './dpop.mjs';
 import { dpopBrowserCost, printDPoPBrowserCost } from './dpopBrowser.mjs';
+import { proxyLatency } from './proxyLatency.mjs';
 import { bareAttempt, grantAttempt, interleavedLatency, percentile, refreshAttempt, throughput } from './measure.mjs';
 import { leakSoak } from './leakSoak.mjs';
 import { metricsCost } from './metricsCost.mjs';
-import { printFanOut, printLatency, printRatios, printSoak, printThroughput } from './report.mjs';
+import { printFanOut, printLatency, printProxy, printRatios, printSoak, printThroughput } from './report.mjs';
 import { cookieOpener, signInMany, tokenUrl } from './sessions.mjs';
 import { buildAll, demoBuildIsStale, startDemo, treeCpuMs } from './stack.mjs';
 
@@ -162,6 +163,8 @@ async function run(opts, children, interrupted) {
     LATCHKEY_RATE_LIMITS: 'off',
     // Opens GET /api/bench/heap, which the leak soak reads; 404 elsewhere.
     LATCHKEY_BENCH: '1',
+    // Token mode with the API proxy beside it: the proxy part calls the notes API both ways.
+    LATCHKEY_MODE: 'both',
   };
   // --expose-gc lets the heap route collect before it measures; it costs nothing until gc() is called.
   const nodeArgs = ['--expose-gc', ...(process.env.LATCHKEY_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
@@ -189,6 +192,8 @@ async function run(opts, children, interrupted) {
   const pairedRows = [];
   /** @type {import('./report.mjs').FanOutRow[]} */
   const fanOutRows = [];
+  /** @type {import('./report.mjs').ProxyRow[]} */
+  const proxyRows = [];
   const checks = [];
   let grantsInCachedPhases = 0;
   const refreshGrants = async () => (await idp.stats(10_000))?.grants.refresh_token ?? NaN;
@@ -301,6 +306,16 @@ async function run(opts, children, interrupted) {
       const p50 = (what) => percentile(latencyRows.find((r) => r.store === store.name && r.round === round && r.what === what)?.samples ?? [], 50);
       say(`${store.name} round ${round}: p50 /token refresh ${p50('refresh').toFixed(1)} ms, bare route ${p50('bare').toFixed(1)} ms, provider grant ${p50('grant').toFixed(1)} ms`);
     }
+
+    // What proxy mode adds to an API call: through the BFF against the same call with the token.
+    if (interrupted.aborted) break;
+    const [proxySession] = await signInMany(store.demo, 1);
+    for (let round = 1; round <= opts.rounds && !interrupted.aborted; round++) {
+      const result = await proxyLatency({ url: store.demo.url, session: /** @type {import('./sessions.mjs').Session} */ (proxySession), warmS: opts.warmS, measureS: opts.measureS, signal: interrupted });
+      proxyRows.push({ store: store.name, round, ...result });
+      alive();
+      say(`${store.name} round ${round}: p50 through the proxy ${percentile(result.proxy, 50).toFixed(1)} ms, straight to the API ${percentile(result.direct, 50).toFixed(1)} ms`);
+    }
   }
 
   // What DPoP costs: a proof in the browser (Chromium) and its check at a resource server.
@@ -341,6 +356,7 @@ async function run(opts, children, interrupted) {
     printLatency(latencyRows);
     printFanOut(fanOutRows, { durationS: opts.fanOutS, intervalMs: opts.fanOutIntervalMs });
     printRatios({ stores: stores.map((s) => s.name), throughputRows, latencyRows, pairedRows, fanOutRows });
+    printProxy(proxyRows, latencyRows);
   }
   if (dpopCosts) {
     console.log('');

@@ -8,7 +8,8 @@ import { percentile } from './measure.mjs';
  * @typedef {import('./measure.mjs').ThroughputResult & { store: string, round: number, route: 'cached' | 'bare' }} ThroughputRow
  * @typedef {{ store: string, round: number, what: 'refresh' | 'bare' | 'grant', samples: number[], skipped: number, errors: string[] }} LatencyRow
  * @typedef {import('./fanout.mjs').FanOutResult & { store: string }} FanOutRow
- * @typedef {{ store: string, round: number, differences: number[] }} PairedRow refresh − (bare + grant), one per interleaved step where all three measured
+ * @typedef {{ store: string, round: number, differences: number[] }} PairedRow
+ * @typedef {import('./proxyLatency.mjs').ProxyLatency & { store: string, round: number }} ProxyRow refresh − (bare + grant), one per interleaved step where all three measured
  */
 
 const int = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
@@ -299,5 +300,34 @@ export function printSoak({ results, durationMs, stoppedEarly, lifetimeS }) {
       `  a sign-in leaves records in the store by design (ledger, denylist entry at logout, activity; kept as long as the session could live): ` +
         `Redis holds them in about ${signedKb(reference).slice(1)} per sign-in, the memory store in its heap`,
     );
+  }
+}
+
+/**
+ * What proxy mode adds to an API call, per store, from the rounds pooled (each round's own in
+ * brackets): the same GET of the notes API through the BFF's proxy and with the token, interleaved.
+ * `latencyRows` give the bare route's p50 in the same process: the proxy's hop to the API is one
+ * more request to a server, which costs at least that.
+ * @param {ProxyRow[]} rows
+ * @param {LatencyRow[]} [latencyRows]
+ */
+export function printProxy(rows, latencyRows = []) {
+  if (rows.length === 0) return;
+  console.log('');
+  console.log('Proxy mode: GET /api/auth/proxy/notes/items (cookie) against GET /api/notes/items (token), one at a time, interleaved, ms');
+  for (const store of [...new Set(rows.map((r) => r.store))]) {
+    const mine = rows.filter((r) => r.store === store);
+    const pooled = (key, p) => percentile(mine.flatMap((r) => r[key]).sort((a, b) => a - b), p);
+    const each = (f) => mine.map((r) => ms(f(r))).join(', ');
+    const of = (r, key, p) => percentile([...r[key]].sort((a, b) => a - b), p);
+    const errors = mine.flatMap((r) => r.errors);
+    console.log(
+      `  ${store.padEnd(6)}  proxy adds p50 ${ms(pooled('proxy', 50) - pooled('direct', 50))} (rounds ${each((r) => of(r, 'proxy', 50) - of(r, 'direct', 50))}), ` +
+        `p99 ${ms(pooled('proxy', 99) - pooled('direct', 99))}; paired median ${ms(pooled('paired', 50))}. ` +
+        `Proxy p50 ${ms(pooled('proxy', 50))} p99 ${ms(pooled('proxy', 99))}, direct p50 ${ms(pooled('direct', 50))} p99 ${ms(pooled('direct', 99))}; ` +
+        `${mine.reduce((n, r) => n + r.paired.length, 0)} pairs${errors.length ? `, errors: ${errors.slice(0, 5).join(' ')}` : ''}`,
+    );
+    const bare = pooledP50(latencyRows.filter((r) => r.store === store && r.what === 'bare'));
+    if (Number.isFinite(bare)) console.log(`  ${''.padEnd(6)}    for scale: a bare route of this server answers in p50 ${ms(bare)}; the proxy's call to the API is one more request to a server`);
   }
 }
