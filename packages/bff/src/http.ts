@@ -45,7 +45,16 @@ export async function readJsonBody(request: Request, timeoutMs: number): Promise
 
 async function readLimited(request: Request, limit: number, timeoutMs: number): Promise<string> {
   if (!request.body) return '';
-  const reader = request.body.getReader();
+  return new TextDecoder().decode(await readBodyBytes(request.body, limit, timeoutMs, tooLarge));
+}
+
+/**
+ * Reads a request body whole, within `limit` bytes counted as chunks arrive (an endless body is
+ * cut off at the limit, never buffered on: `tooLarge()` is thrown), and within `timeoutMs` (408
+ * `request_timeout`; the stream is cancelled either way). A body that breaks off is 400.
+ */
+export async function readBodyBytes(body: ReadableStream<Uint8Array>, limit: number, timeoutMs: number, tooLarge: () => BffError): Promise<Uint8Array<ArrayBuffer>> {
+  const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -73,7 +82,7 @@ async function readLimited(request: Request, limit: number, timeoutMs: number): 
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return new TextDecoder().decode(bytes);
+  return bytes;
 }
 
 function tooLarge() {

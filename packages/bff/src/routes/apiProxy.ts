@@ -2,6 +2,7 @@ import { bearerChallenge, hasScope, parseWwwAuthenticate } from '@latchkey/core'
 import type { ResolvedApi } from '../apis.js';
 import { checkCsrf } from '../csrf.js';
 import { BffError, UpstreamError } from '../errors.js';
+import { readBodyBytes } from '../http.js';
 import type { BffEvent } from '../events.js';
 import { proxiedLocation, proxyTarget } from '../proxyPath.js';
 import { RotatedButUnavailableError, type TokenOutcome } from '../tokenService.js';
@@ -151,35 +152,7 @@ function tooLarge(api: ResolvedApi): BffError {
  */
 async function readBody(request: Request, api: ResolvedApi, timeoutMs: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
   if (!request.body || request.method === 'GET' || request.method === 'HEAD') return undefined;
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BffError('request_timeout', 408, `The request body did not arrive within ${timeoutMs} ms.`)), timeoutMs);
-  });
-  try {
-    for (;;) {
-      const { done, value } = await Promise.race([reader.read(), deadline]);
-      if (done) break;
-      size += value.byteLength;
-      if (size > api.maxBodyBytes) throw tooLarge(api);
-      chunks.push(value);
-    }
-  } catch (error) {
-    void reader.cancel().catch(() => {});
-    if (error instanceof BffError) throw error;
-    throw new BffError('invalid_request', 400, 'The request body could not be read.', { cause: error });
-  } finally {
-    clearTimeout(timer);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  return readBodyBytes(request.body, api.maxBodyBytes, timeoutMs, () => tooLarge(api));
 }
 
 /** Why this token may not go to this API (its scopes, its audience), or `undefined` when it may. */
