@@ -7,14 +7,12 @@
  * DPoP-bound token with a fresh proof, one after the other, N of each. Prints µs per verify()
  * and the ratio; asserts nothing about time. `dpopVerifyCost()` is exported for the main bench.
  */
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ROOT } from '../soak/workspace.mjs';
+import { buildPackage, packageBuildIsStale, ROOT } from '../soak/workspace.mjs';
 
 const RESOURCE = join(ROOT, 'packages/resource');
 const ISS = 'https://idp.example';
@@ -23,40 +21,11 @@ const URL_ = 'https://api.example/notes';
 /** Proofs are signed in batches just before they are used, so none nears the 60 s iat window. */
 const BATCH = 500;
 
-/** The newest modification time (ms) of the non-test .ts sources under `dir`. */
-function newestSource(/** @type {string} */ dir) {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
 /** Whether packages/resource/dist is missing or older than the sources of resource or core. */
-export function resourceBuildIsStale() {
-  let built;
-  try {
-    built = statSync(join(RESOURCE, 'dist/index.js')).mtimeMs;
-  } catch {
-    return true;
-  }
-  return Math.max(newestSource(join(RESOURCE, 'src')), newestSource(join(ROOT, 'packages/core/src'))) > built;
-}
+export const resourceBuildIsStale = () => packageBuildIsStale('resource');
 
 /** Builds @latchkey/resource and what it depends on with turbo; throws with its last lines when that fails. */
-export function buildResource() {
-  const result = spawnSync('pnpm', ['-s', 'turbo', 'run', 'build', '--filter=@latchkey/resource...', '--output-logs=errors-only'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (result.status !== 0) {
-    const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-30).join('\n');
-    throw new Error(`building @latchkey/resource failed (exit ${result.status}):\n${output}`);
-  }
-}
+export const buildResource = () => buildPackage('resource');
 
 /** The median of `values` (sorted in place). */
 const median = (/** @type {number[]} */ values) => {

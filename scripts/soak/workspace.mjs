@@ -32,30 +32,43 @@ function newestSource(dir) {
   return newest;
 }
 
-/** Whether packages/bff/dist is missing or older than the sources of bff or core. */
-export function bffBuildIsStale() {
+/**
+ * Whether packages/<folder>/dist is missing or older than the sources of that package or core.
+ * @param {string} folder e.g. `bff`, `resource`
+ */
+export function packageBuildIsStale(folder) {
   let built;
   try {
-    built = statSync(join(ROOT, 'packages/bff/dist/index.js')).mtimeMs;
+    built = statSync(join(ROOT, `packages/${folder}/dist/index.js`)).mtimeMs;
   } catch {
     return true;
   }
-  const sources = Math.max(newestSource(join(ROOT, 'packages/bff/src')), newestSource(join(ROOT, 'packages/core/src')));
+  const sources = Math.max(newestSource(join(ROOT, `packages/${folder}/src`)), newestSource(join(ROOT, 'packages/core/src')));
   return sources > built;
 }
 
-/** Builds @latchkey/bff and what it depends on with turbo; throws with turbo's output when that fails. */
-export function buildBff() {
-  const result = spawnSync('pnpm', ['-s', 'turbo', 'run', 'build', '--filter=@latchkey/bff...', '--output-logs=errors-only'], {
+/**
+ * Builds @latchkey/<folder> and what it depends on with turbo; throws with turbo's output when that fails.
+ * @param {string} folder e.g. `bff`, `resource`
+ * @param {string} [hint] what to say the caller can do instead
+ */
+export function buildPackage(folder, hint = '') {
+  const result = spawnSync('pnpm', ['-s', 'turbo', 'run', 'build', `--filter=@latchkey/${folder}...`, '--output-logs=errors-only'], {
     cwd: ROOT,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (result.status !== 0) {
     const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-30).join('\n');
-    throw new Error(`building @latchkey/bff failed (exit ${result.status}); run with --no-build to soak the existing dist/:\n${output}`);
+    throw new Error(`building @latchkey/${folder} failed (exit ${result.status})${hint}:\n${output}`);
   }
 }
+
+/** Whether packages/bff/dist is missing or older than the sources of bff or core. */
+export const bffBuildIsStale = () => packageBuildIsStale('bff');
+
+/** Builds @latchkey/bff and what it depends on with turbo. */
+export const buildBff = () => buildPackage('bff', '; run with --no-build to soak the existing dist/');
 
 /**
  * The dev provider's demo client (`DEMO_CLIENT_ID`, `DEMO_CLIENT_SECRET` of @latchkey/idp),
