@@ -130,7 +130,9 @@ export async function prepareApp(variant: Variant): Promise<{ app?: PreparedApp 
   if (!installed.ok) return { ok: false, message: `npm ${installArgs.join(' ')} failed (exit ${installed.code}):\n${tail(installed.output)}` };
   lap('npm install');
   const lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, { resolved?: string }> };
-  const fromElsewhere = Object.entries(lock.packages).filter(([path, entry]) => /node_modules\/@latchkey\//.test(path) && !entry.resolved?.startsWith('file:'));
+  // The @latchkey/* packages themselves, wherever npm put them; not their own dependencies (lru-cache
+  // nested under @latchkey/resource when the app already has another major of it).
+  const fromElsewhere = Object.entries(lock.packages).filter(([path, entry]) => /node_modules\/@latchkey\/[^/]+$/.test(path) && !entry.resolved?.startsWith('file:'));
   if (fromElsewhere.length) {
     return { ok: false, message: `npm took these from somewhere other than the packed tarballs:\n${fromElsewhere.map(([path, e]) => `${path}: ${e.resolved}`).join('\n')}` };
   }
