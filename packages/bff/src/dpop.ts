@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, verify as verifySignature, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { constants, createHash, createPublicKey, verify as verifySignature, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { BffError } from './errors.js';
 
 /**
@@ -41,10 +41,11 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 export const DPOP_HTU_HEADER = 'x-latchkey-dpop-htu';
 
 /** A refusal that tells the browser what to sign for (its first call has no way to know). */
-const refusal = (tokenEndpoint: string) => (reason: string) =>
-  new BffError('invalid_dpop_proof', 400, `The DPoP proof was refused: ${reason}.`, { headers: { [DPOP_HTU_HEADER]: tokenEndpoint } });
-/** A refusal while parsing, before the caller's context is at hand: rethrown with it. */
-class ParseRefusal extends Error {}
+type Refuse = (reason: string) => BffError;
+const refusal =
+  (tokenEndpoint: string): Refuse =>
+  (reason) =>
+    new BffError('invalid_dpop_proof', 400, `The DPoP proof was refused: ${reason}.`, { headers: { [DPOP_HTU_HEADER]: tokenEndpoint } });
 
 /**
  * Reads and checks the one `DPoP` header of a `/token` request: a compact JWS typed
@@ -64,15 +65,8 @@ export function readDpopProof(request: Request, tokenEndpoint: string, now: numb
   const parts = jwt.split('.');
   if (parts.length !== 3 || parts.some((part) => !/^[A-Za-z0-9_-]+$/.test(part))) throw refuse('it is not a compact JWS');
   const [encodedHeader, encodedPayload, encodedSignature] = parts as [string, string, string];
-  let protectedHeader: Record<string, unknown>;
-  let payload: Record<string, unknown>;
-  try {
-    protectedHeader = parseJson(encodedHeader, 'header');
-    payload = parseJson(encodedPayload, 'payload');
-  } catch (error) {
-    if (error instanceof ParseRefusal) throw refuse(error.message);
-    throw error;
-  }
+  const protectedHeader = parseJson(encodedHeader, 'header', refuse);
+  const payload = parseJson(encodedPayload, 'payload', refuse);
 
   if (protectedHeader.typ !== 'dpop+jwt') throw refuse(`its typ is ${JSON.stringify(protectedHeader.typ)}, not "dpop+jwt"`);
   const alg = typeof protectedHeader.alg === 'string' && Object.hasOwn(ALGORITHMS, protectedHeader.alg) ? ALGORITHMS[protectedHeader.alg]! : undefined;
@@ -95,7 +89,7 @@ export function readDpopProof(request: Request, tokenEndpoint: string, now: numb
   const valid = verifySignature(
     alg.hash,
     signed,
-    alg.keyType === 'EC' ? { key, dsaEncoding: 'ieee-p1363' } : alg.pss ? { key, padding: 6 /* RSA_PKCS1_PSS_PADDING */, saltLength: 32 } : key,
+    alg.keyType === 'EC' ? { key, dsaEncoding: 'ieee-p1363' } : alg.pss ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : key,
     signature,
   );
   if (!valid) throw refuse('its signature does not verify with the key in its header');
@@ -123,14 +117,14 @@ export function jwkThumbprint(jwk: Record<string, unknown>): string {
   return createHash('sha256').update(canonical).digest('base64url');
 }
 
-function parseJson(part: string, what: string): Record<string, unknown> {
+function parseJson(part: string, what: string, refuse: Refuse): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
   } catch {
-    throw new ParseRefusal(`its ${what} is not JSON`);
+    throw refuse(`its ${what} is not JSON`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ParseRefusal(`its ${what} is not a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw refuse(`its ${what} is not a JSON object`);
   return value as Record<string, unknown>;
 }
 
