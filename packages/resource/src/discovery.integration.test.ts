@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_API_AUDIENCE, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, startIdp, type RunningIdp } from '@latchkey/idp';
+import { DEMO_API_AUDIENCE, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, startIdp, throughLoginForm, type RunningIdp } from '@latchkey/idp';
 import { hasScope } from '@latchkey/core';
 import { createVerifier } from './createVerifier.js';
 
@@ -31,34 +31,7 @@ async function accessToken(user = 'alice'): Promise<string> {
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
   }).toString();
-  const cookies = new Map<string, string>();
-  const keep = (response: Response) => {
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const eq = pair!.indexOf('=');
-      cookies.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-    }
-  };
-  const cookie = () => [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  let url = authorize.href;
-  for (let hop = 0; hop < 20 && !url.startsWith(REDIRECT_URI); hop++) {
-    const response = await fetch(url, { redirect: 'manual', headers: { cookie: cookie() } });
-    keep(response);
-    if (response.status >= 300 && response.status < 400) {
-      url = new URL(response.headers.get('location')!, url).href;
-      continue;
-    }
-    const action = /<form method="post" action="([^"]+)"/.exec(await response.text())?.[1];
-    if (!action) throw new Error(`unexpected provider page (${response.status})`);
-    const submit = await fetch(new URL(action, url), {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username: user, password: user }),
-    });
-    keep(submit);
-    url = new URL(submit.headers.get('location')!, url).href;
-  }
+  const url = await throughLoginForm(authorize.href, { until: REDIRECT_URI, user });
   const code = new URL(url).searchParams.get('code');
   if (!code) throw new Error(`no code in ${url}`);
   const response = await fetch(metadata.token_endpoint!, {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../config.js';
+import { throughLoginForm } from '../loginForm.js';
 import type { RunningIdp } from '../server.js';
 
 export const APP = 'http://localhost:3000';
@@ -35,34 +36,7 @@ export async function signIn(idp: RunningIdp, tokenHeaders: Record<string, strin
     code_challenge: b64url(createHash('sha256').update(verifier).digest()),
     code_challenge_method: 'S256',
   }).toString();
-  const cookies = new Map<string, string>();
-  const remember = (response: Response) => {
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const eq = pair!.indexOf('=');
-      cookies.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-    }
-  };
-  const cookie = () => [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  let url = authorize.href;
-  for (let hop = 0; hop < 20 && !url.startsWith(REDIRECT_URI); hop++) {
-    const response = await fetch(url, { redirect: 'manual', headers: { cookie: cookie() } });
-    remember(response);
-    if (response.status >= 300 && response.status < 400) {
-      url = new URL(response.headers.get('location')!, url).href;
-      continue;
-    }
-    const action = /<form method="post" action="([^"]+)"/.exec(await response.text())?.[1];
-    if (!action) throw new Error(`unexpected provider page (${response.status})`);
-    const submit = await fetch(new URL(action, url), {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username: 'alice', password: 'alice' }),
-    });
-    remember(submit);
-    url = new URL(submit.headers.get('location')!, url).href;
-  }
+  const url = await throughLoginForm(authorize.href, { until: REDIRECT_URI });
   const code = new URL(url).searchParams.get('code');
   if (!code) throw new Error(`no code in ${url}`);
   const token = await fetch(`${idp.issuer}/token`, {

@@ -1,4 +1,4 @@
-import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, startIdp, type IdpStats, type StartIdpOptions } from '@latchkey/idp';
+import { cookieJar, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, startIdp, throughLoginForm, type CookieJar, type IdpStats, type StartIdpOptions } from '@latchkey/idp';
 import { unsealData } from 'iron-session';
 import { createBff, type Bff } from '../createBff.js';
 import type { BffConfig } from '../config.js';
@@ -8,21 +8,14 @@ import { memoryAuditSink } from '../audit.js';
 export const APP = 'http://localhost:3000';
 export const SECRET = 'test-cookie-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 
-/** A tiny cookie jar for talking to the provider as a browser would (paths ignored). */
-export class Jar {
-  readonly #cookies = new Map<string, string>();
+/** A cookie jar for talking to the provider as a browser would (paths ignored). */
+export class Jar implements CookieJar {
+  readonly #jar = cookieJar();
   store(response: Response) {
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const eq = pair!.indexOf('=');
-      const name = pair!.slice(0, eq);
-      const value = pair!.slice(eq + 1);
-      if (/max-age=0|expires=thu, 01 jan 1970/i.test(line)) this.#cookies.delete(name);
-      else this.#cookies.set(name, value);
-    }
+    this.#jar.store(response);
   }
   header() {
-    return [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    return this.#jar.header();
   }
 }
 
@@ -161,27 +154,6 @@ export function sessionCookieFrom(response: Response): string | undefined {
  * Walks the provider from an authorization URL — its redirects and its login form — until it
  * sends the browser back to `<appOrigin>/api/auth/callback`; answers that callback URL, unused.
  */
-export async function throughProvider(authorizationUrl: string, user = 'alice', jar = new Jar(), appOrigin = APP): Promise<string> {
-  let url = authorizationUrl;
-  for (let hop = 0; hop < 20; hop++) {
-    if (url.startsWith(`${appOrigin}/api/auth/callback`)) return url;
-    const response = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
-    jar.store(response);
-    if (response.status >= 300 && response.status < 400) {
-      url = new URL(response.headers.get('location')!, url).href;
-      continue;
-    }
-    const html = await response.text();
-    const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
-    if (!action) throw new Error(`unexpected provider page (${response.status}): ${html.slice(0, 300)}`);
-    const submit = await fetch(new URL(action, url), {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username: user, password: user }),
-    });
-    jar.store(submit);
-    url = new URL(submit.headers.get('location')!, url).href;
-  }
-  throw new Error('sign-in did not come back to the callback');
+export function throughProvider(authorizationUrl: string, user = 'alice', jar = new Jar(), appOrigin = APP): Promise<string> {
+  return throughLoginForm(authorizationUrl, { until: `${appOrigin}/api/auth/callback`, user, jar });
 }
