@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { exec, newcomerEnv, ROOT, tail } from './processes.ts';
+import { MODE_SNIPPETS } from './modeSnippets.ts';
 import { readmeFiles } from './readmeFiles.ts';
 
 /** One kind of brand-new app: what create-next-app is asked for, and what it must give. */
@@ -143,7 +144,8 @@ export async function prepareApp(variant: Variant): Promise<{ app?: PreparedApp 
   const nextMajor = Number(JSON.parse(readFileSync(join(dir, 'node_modules/next/package.json'), 'utf8')).version.split('.')[0]);
   const files = readmeFiles(readFileSync(join(ROOT, 'README.md'), 'utf8'), nextMajor);
   if (!files.length) return { ok: false, message: 'README.md has no code block marked file=… for this app' };
-  for (const file of files) {
+  // And the calls the README's table of modes names, for `next build` to type-check (see modeSnippets.ts).
+  for (const file of [...files, ...MODE_SNIPPETS]) {
     mkdirSync(dirname(join(dir, file.path)), { recursive: true });
     writeFileSync(join(dir, file.path), file.content);
   }
@@ -153,7 +155,7 @@ export async function prepareApp(variant: Variant): Promise<{ app?: PreparedApp 
   if (!built.ok) {
     return {
       ok: false,
-      message: `next build failed (exit ${built.code}) for create-next-app@${template.version} ${variant.flags.join(' ')} with README.md's ${files.map((f) => f.path).join(', ')}:\n${tail(built.output)}`,
+      message: `next build failed (exit ${built.code}) for create-next-app@${template.version} ${variant.flags.join(' ')} with README.md's ${files.map((f) => f.path).join(', ')} and the modes check's ${MODE_SNIPPETS.map((f) => f.path).join(', ')}:\n${tail(built.output)}`,
     };
   }
   lap('next build');
