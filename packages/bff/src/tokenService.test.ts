@@ -251,3 +251,33 @@ describe('TokenService metrics', () => {
     for (const value of values) expect(value).not.toMatch(new RegExp(`${session.fid}|alice|access-token|rt-`));
   });
 });
+
+describe('TokenService with DPoP proofs', () => {
+  const proof = (jkt: string, jti: string) => ({ jwt: `proof-${jti}`, jkt, jti });
+
+  it('binds the token to the proof’s key when the provider answers DPoP, and forwards each proof once', async () => {
+    const { service, signIn, refreshTokens } = setup();
+    refreshTokens.mockImplementation(async () => ({ ...tokensFor(2), tokenType: 'dpop' }));
+    const session = await signIn();
+    const first = await service.getToken(session, 30, undefined, { proof: proof('key-a', 'one') });
+    expect(first.body.tokenType).toBe('DPoP');
+    expect(refreshTokens).toHaveBeenCalledWith('rt-1', expect.any(Number), 'proof-one');
+    // The same key again: the cached token, no refresh.
+    await service.getToken(first.session, 30, undefined, { proof: proof('key-a', 'two') });
+    expect(refreshTokens).toHaveBeenCalledTimes(1);
+  });
+
+  it('serves a provider’s Bearer answer to a proof as Bearer, and says once that the provider ignored DPoP', async () => {
+    const { service, signIn, refreshTokens } = setup();
+    const log = vi.spyOn(console, 'error').mockImplementation(() => {});
+    let session = await signIn();
+    for (const jti of ['one', 'two']) {
+      const outcome = await service.getToken(session, 30, undefined, { proof: proof('key-a', jti) });
+      expect(outcome.body.tokenType).toBe('Bearer');
+      session = outcome.session;
+    }
+    // An unbound token never matches a key: each DPoP call refreshes, and the log says why, once.
+    expect(refreshTokens).toHaveBeenCalledTimes(2);
+    expect(log.mock.calls.filter(([line]) => String(line).includes('answered a DPoP refresh with a Bearer token'))).toHaveLength(1);
+  });
+});
