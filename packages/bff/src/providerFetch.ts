@@ -72,8 +72,8 @@ export const providerFetch: typeof fetch = (input, init = {}) => {
   });
 };
 
-/** The runtime's own `fetch`, not Next.js's caching wrapper of it (which keeps the original on `_nextOriginalFetch`). */
-function platformFetch(): typeof fetch {
+/** The runtime's own `fetch`, read per call, not Next.js's caching wrapper of it (which keeps the original on `_nextOriginalFetch`). */
+export function platformFetch(): typeof fetch {
   const current = globalThis.fetch as typeof fetch & { _nextOriginalFetch?: typeof fetch };
   return current._nextOriginalFetch ?? current;
 }

@@ -3,6 +3,7 @@ import type { ResolvedApi } from '../apis.js';
 import { checkCsrf } from '../csrf.js';
 import { BffError, UpstreamError } from '../errors.js';
 import { readBodyBytes } from '../http.js';
+import { platformFetch } from '../providerFetch.js';
 import type { BffEvent } from '../events.js';
 import { proxiedLocation, proxyTarget } from '../proxyPath.js';
 import { RotatedButUnavailableError, type TokenOutcome } from '../tokenService.js';
@@ -194,7 +195,7 @@ async function callApi(api: ResolvedApi, request: Request, target: URL, token: s
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), api.timeoutMs);
   try {
-    return await apiFetch()(target, {
+    return await platformFetch()(target, {
       method: request.method,
       headers,
       ...(body !== undefined && { body }),
@@ -272,8 +273,3 @@ function tokenFailure(ctx: RouteContext, error: unknown, pending: string | undef
   throw error;
 }
 
-/** The runtime's own `fetch`, read per call, not Next.js's caching wrapper of it (which keeps the original on `_nextOriginalFetch`). */
-function apiFetch(): typeof fetch {
-  const current = globalThis.fetch as typeof fetch & { _nextOriginalFetch?: typeof fetch };
-  return current._nextOriginalFetch ?? current;
-}
