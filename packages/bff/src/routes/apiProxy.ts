@@ -272,4 +272,3 @@ function tokenFailure(ctx: RouteContext, error: unknown, pending: string | undef
   }
   throw error;
 }
-
