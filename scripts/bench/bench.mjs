@@ -3,7 +3,8 @@
 /**
  * `pnpm bench [--quick]`: what the BFF costs on top of Next. Starts Redis, the dev provider and
  * the built demo under `next start` twice (memory store, Redis store), then, per store, drives
- * the cached `POST /api/auth/token` and the bare route of the same process A/B/A/B, times a
+ * the cached `POST /api/auth/token` and the bare route of the same process in pairs of short
+ * phases (ABBA order), times a
  * refresh against the bare route plus a provider grant sent directly, and counts upstream
  * refreshes per rotation under fan-out. Prints figures and ratios; asserts nothing about time.
  * With `--soak [minutes]`, then runs a steady mix on both demos at once and reports their heap
@@ -21,7 +22,7 @@ import { fanOutRun } from './fanout.mjs';
 import { dpopVerifyCost, printDPoPVerifyCost } from './dpop.mjs';
 import { dpopBrowserCost, printDPoPBrowserCost } from './dpopBrowser.mjs';
 import { proxyLatency } from './proxyLatency.mjs';
-import { bareAttempt, grantAttempt, interleavedLatency, percentile, refreshAttempt, throughput } from './measure.mjs';
+import { bareAttempt, drive, grantAttempt, interleavedLatency, percentile, refreshAttempt, throughput } from './measure.mjs';
 import { leakSoak } from './leakSoak.mjs';
 import { metricsCost } from './metricsCost.mjs';
 import { printFanOut, printLatency, printProxy, printRatios, printSoak, printThroughput } from './report.mjs';
@@ -30,11 +31,15 @@ import { buildAll, demoBuildIsStale, startDemo, treeCpuMs } from './stack.mjs';
 
 const EXIT = { ok: 0, couldNotRun: 2, interrupted: 130 };
 const FAN_OUTS = [1, 20, 200];
+/** Which pairs of throughput phases run the bare route first: A/B, B/A, B/A, A/B, and again, so a steady drift falls on both alike. */
+const ABBA = [false, true, true, false];
 const DEFAULT_SOAK_MINUTES = 30;
 
-const USAGE = `usage: pnpm bench [--quick] [--rounds N] [--no-build] [--soak [minutes]] [--soak-only] [--metrics]
+const USAGE = `usage: pnpm bench [--quick] [--pairs N] [--rounds N] [--no-build] [--soak [minutes]] [--soak-only] [--metrics]
   --quick            shorter phases and fan-out runs (about 2 minutes instead of 5)
-  --rounds N         A/B rounds per store (default 2, at least 2)
+  --pairs N          pairs of throughput phases per store, cached /token and bare route, in the order
+                     A/B, B/A, B/A, A/B, ... (default 12; 6 with --quick; at least 4)
+  --rounds N         rounds of the latency and proxy parts per store (default 2, at least 2)
   --no-build         use apps/demo/.next as it is, even when older than the sources
   --soak [minutes]   then a leak soak on both demos at once (default ${DEFAULT_SOAK_MINUTES} minutes, at least 1):
                      heap after full GCs, RSS, Redis used_memory and keys, sampled after the
@@ -49,8 +54,8 @@ environment:
 
 /** Phase lengths and sizes; `--quick` trades precision for time. */
 const PROFILES = {
-  default: { warmS: 1, measureS: 6, lifetimeS: 15, refreshPool: 80, fanOutS: 10 },
-  quick: { warmS: 0.5, measureS: 2, lifetimeS: 10, refreshPool: 50, fanOutS: 5 },
+  default: { warmS: 1, measureS: 6, lifetimeS: 15, refreshPool: 80, fanOutS: 10, warmUpS: 3, pairs: 12, pairS: 2, pairWarmS: 0.5 },
+  quick: { warmS: 0.5, measureS: 2, lifetimeS: 10, refreshPool: 50, fanOutS: 5, warmUpS: 2, pairs: 6, pairS: 1, pairWarmS: 0.5 },
 };
 
 /** `--soak` may come without its minutes (`--soak --quick`, or last): then it means the default. */
@@ -64,6 +69,7 @@ function options() {
     options: {
       quick: { type: 'boolean', default: false },
       rounds: { type: 'string' },
+      pairs: { type: 'string' },
       'no-build': { type: 'boolean', default: false },
       soak: { type: 'string' },
       'soak-only': { type: 'boolean', default: false },
@@ -77,16 +83,19 @@ function options() {
   }
   const rounds = values.rounds === undefined ? 2 : Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 2 || rounds > 20) throw new Error(`--rounds must be a whole number from 2 to 20, got ${JSON.stringify(values.rounds)}`);
+  const profile = values.quick ? 'quick' : 'default';
+  const pairs = values.pairs === undefined ? PROFILES[profile].pairs : Number(values.pairs);
+  if (!Number.isInteger(pairs) || pairs < 4 || pairs > 100) throw new Error(`--pairs must be a whole number from 4 to 100, got ${JSON.stringify(values.pairs)}`);
   const soakMinutes = values.soak === undefined ? (values['soak-only'] ? DEFAULT_SOAK_MINUTES : 0) : Number(values.soak);
   if (!Number.isFinite(soakMinutes) || soakMinutes < (values.soak === undefined ? 0 : 1) || soakMinutes > 24 * 60) {
     throw new Error(`--soak takes minutes from 1 to 1440, got ${JSON.stringify(values.soak)}`);
   }
   if (values.metrics && (values.soak !== undefined || values['soak-only'])) throw new Error('--metrics runs on its own: leave out --soak and --soak-only');
-  const profile = values.quick ? 'quick' : 'default';
   return {
     profile,
     ...PROFILES[profile],
     rounds,
+    pairs,
     build: !values['no-build'],
     connections: 10,
     fanOutIntervalMs: 1000,
@@ -133,7 +142,7 @@ async function run(opts, children, interrupted) {
   const load = loadavg()[0] ?? NaN;
   const soak = opts.soakMinutes ? `${opts.soakOnly ? 'only ' : 'then '}a leak soak of ${opts.soakMinutes} min` : '';
   say(
-    `${opts.profile}: ${opts.soakOnly ? soak : `${opts.rounds} rounds per ${opts.metrics ? 'instance' : 'store'}, phases of ${opts.measureS} s after ${opts.warmS} s of warm-up${soak ? `, ${soak}` : ''}`}, access tokens of ${opts.lifetimeS} s; ` +
+    `${opts.profile}: ${opts.soakOnly ? soak : `${opts.metrics ? '' : `${opts.pairs} pairs of throughput phases of ${opts.pairS} s per store, `}${opts.rounds} rounds per ${opts.metrics ? 'instance' : 'store'}, phases of ${opts.measureS} s after ${opts.warmS} s of warm-up${soak ? `, ${soak}` : ''}`}, access tokens of ${opts.lifetimeS} s; ` +
       `Node ${process.version}, ${cpus().length} CPUs, load average ${load.toFixed(2)} at start`,
   );
   if (load > cpus().length / 2) say(`the machine is busy (load ${load.toFixed(2)}): figures will be noisier than usual`);
@@ -227,43 +236,50 @@ async function run(opts, children, interrupted) {
     );
     if (limited) say(`WARNING ${checks.at(-1)}`);
 
-    // Throughput: the cached /token (A) and the bare route of the same process (B), A/B in odd
-    // rounds and B/A in even ones, so a drift over the run falls on both alike. The first round
-    // warms up three times as long: the JIT is still compiling both routes then.
-    for (let round = 1; round <= opts.rounds && !interrupted.aborted; round++) {
-      const warmS = round === 1 ? 3 * opts.warmS : opts.warmS;
-      // As the client sends /token: parameters in the query, no body; the bare route gets the same request.
-      const common = {
-        headers: cached.map((s) => s.headers()),
-        connections: opts.connections,
-        warmS,
-        measureS: opts.measureS,
-        serverCpu: () => treeCpuMs(store.demo.pid),
-        extraCpu: store.extraCpu,
-      };
+    // Throughput: the cached /token (A) and the bare route of the same process (B) in many short
+    // phases, A/B and B/A in the order ABBA, after one warm-up of both: the machine's load drifts
+    // over seconds, so a pair of long phases can meet a busy spell on one side only; a dozen short
+    // pairs spread it over both, and the per-pair ratios show how much of it there was.
+    const common = {
+      connections: opts.connections,
+      warmS: opts.pairWarmS,
+      measureS: opts.pairS,
+      serverCpu: () => treeCpuMs(store.demo.pid),
+      extraCpu: store.extraCpu,
+    };
+    // As the client sends /token: parameters in the query, no body; the bare route gets the same request.
+    const cachedUrl = tokenUrl(store.demo.url, 0);
+    const bareUrl = `${store.demo.url}/api/bench/bare?idle=0&minValidity=0`;
+    // Every connection's token must outlive the phase, so the phase sees no refresh at all.
+    const refreshCached = async (seconds) => {
+      for (const session of cached) {
+        const response = await fetch(tokenUrl(store.demo.url, Math.ceil(seconds + 2)), { method: 'POST', headers: session.headers() });
+        await response.arrayBuffer();
+        session.adopt(response);
+      }
+      return cached.map((s) => s.headers());
+    };
+    // The JIT compiles both routes here, unmeasured, before the first pair.
+    await drive({ url: cachedUrl, headers: await refreshCached(opts.warmUpS), connections: opts.connections, seconds: opts.warmUpS });
+    await drive({ url: bareUrl, headers: cached.map((s) => s.headers()), connections: opts.connections, seconds: opts.warmUpS });
+    for (let pair = 1; pair <= opts.pairs && !interrupted.aborted; pair++) {
       const cachedPhase = async () => {
-        // Every connection's token must outlive the phase, so the phase sees no refresh at all.
-        const outlive = Math.ceil(warmS + opts.measureS + 2);
-        for (const session of cached) {
-          const response = await fetch(tokenUrl(store.demo.url, outlive), { method: 'POST', headers: session.headers() });
-          await response.arrayBuffer();
-          session.adopt(response);
-        }
-        common.headers = cached.map((s) => s.headers());
+        const headers = await refreshCached(opts.pairWarmS + opts.pairS);
         const grantsBefore = await refreshGrants();
-        const result = await throughput({ url: tokenUrl(store.demo.url, 0), ...common });
+        const result = await throughput({ url: cachedUrl, headers, ...common });
         grantsInCachedPhases += (await refreshGrants()) - grantsBefore;
-        throughputRows.push({ ...result, store: store.name, round, route: 'cached' });
+        throughputRows.push({ ...result, store: store.name, round: pair, route: 'cached' });
         return result;
       };
       const barePhase = async () => {
-        const result = await throughput({ url: `${store.demo.url}/api/bench/bare?idle=0&minValidity=0`, ...common });
-        throughputRows.push({ ...result, store: store.name, round, route: 'bare' });
+        const result = await throughput({ url: bareUrl, headers: cached.map((s) => s.headers()), ...common });
+        throughputRows.push({ ...result, store: store.name, round: pair, route: 'bare' });
         return result;
       };
-      const [a, b] = round % 2 === 1 ? [await cachedPhase(), await barePhase()] : await barePhase().then(async (bare) => [await cachedPhase(), bare]);
+      const bareFirst = ABBA[(pair - 1) % ABBA.length];
+      const [a, b] = bareFirst ? await barePhase().then(async (bare) => [await cachedPhase(), bare]) : [await cachedPhase(), await barePhase()];
       alive();
-      say(`${store.name} round ${round}: /token cached ${Math.round(a.responses / a.seconds)} req/s, bare route ${Math.round(b.responses / b.seconds)} req/s`);
+      say(`${store.name} pair ${pair} (${bareFirst ? 'B/A' : 'A/B'}): /token cached ${Math.round(a.responses / a.seconds)} req/s, bare route ${Math.round(b.responses / b.seconds)} req/s`);
     }
 
     // Upstream refreshes per rotation under fan-out (the provider's counters are global: one run at a time).
@@ -359,7 +375,7 @@ async function run(opts, children, interrupted) {
   console.log('');
   const what = opts.soakOnly
     ? `a leak soak of ${opts.soakMinutes} min`
-    : `${opts.rounds} rounds A/B per store, phases of ${opts.measureS} s after ${opts.warmS} s warm-up${opts.soakMinutes ? `, a leak soak of ${opts.soakMinutes} min` : ''}`;
+    : `throughput in ${opts.pairs} pairs of ${opts.pairS} s phases (after ${opts.pairWarmS} s warm-up each), latency and proxy in ${opts.rounds} rounds of ${opts.measureS} s after ${opts.warmS} s warm-up${opts.soakMinutes ? `, a leak soak of ${opts.soakMinutes} min` : ''}`;
   console.log(`== Latchkey benchmark (${opts.profile}${interrupted.aborted ? ', INTERRUPTED' : ''}): ${what}, access tokens of ${opts.lifetimeS} s`);
   console.log(`   demo under next start, one process per store; the bare route (/api/bench/bare) runs in the same process as the BFF. How to read this: README.md, "Benchmark".`);
   if (!opts.soakOnly) {

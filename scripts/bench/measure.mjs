@@ -29,29 +29,18 @@ export function percentile(sorted, p) {
  */
 
 /**
- * Drives one POST route with autocannon: a warm-up run that is thrown away, then the measured run.
- * Connection i sends `headers[i % headers.length]` (one session per connection for /token).
+ * One measured phase: {@link drive} for `warmS` (thrown away), then for `measureS` with the
+ * server's CPU time read around it.
  * @param {{ url: string, body?: string, headers: Record<string, string>[], connections: number, warmS: number, measureS: number,
  *   serverCpu: () => number, extraCpu?: () => number }} options
  * @returns {Promise<ThroughputResult>}
  */
 export async function throughput({ url, body, headers, connections, warmS, measureS, serverCpu, extraCpu = () => 0 }) {
-  const run = (duration) => {
-    let next = 0;
-    return autocannon({
-      url,
-      method: 'POST',
-      ...(body !== undefined && { body }),
-      connections,
-      duration,
-      setupClient: (client) => client.setHeaders(headers[next++ % headers.length] ?? POST_HEADERS),
-    });
-  };
-  await run(warmS);
+  await drive({ url, body, headers, connections, seconds: warmS });
   const cpu0 = serverCpu();
   const extra0 = extraCpu();
   const t0 = performance.now();
-  const result = await run(measureS);
+  const result = await drive({ url, body, headers, connections, seconds: measureS });
   const seconds = (performance.now() - t0) / 1000;
   const cpuMs = serverCpu() - cpu0;
   const extraCpuMs = extraCpu() - extra0;
@@ -69,6 +58,23 @@ export async function throughput({ url, body, headers, connections, warmS, measu
     cpuMs,
     extraCpuMs,
   };
+}
+
+/**
+ * Drives one POST route with autocannon for `seconds`: connection i sends `headers[i % headers.length]`
+ * (one session per connection for /token). Alone, it is a warm-up whose answers are thrown away.
+ * @param {{ url: string, body?: string, headers: Record<string, string>[], connections: number, seconds: number }} options
+ */
+export function drive({ url, body, headers, connections, seconds }) {
+  let next = 0;
+  return autocannon({
+    url,
+    method: 'POST',
+    ...(body !== undefined && { body }),
+    connections,
+    duration: seconds,
+    setupClient: (client) => client.setHeaders(headers[next++ % headers.length] ?? POST_HEADERS),
+  });
 }
 
 /**

@@ -42,24 +42,40 @@ const rate = (rows) => rows.reduce((s, r) => s + r.responses, 0) / rows.reduce((
 /** The p50 of every sample of the rows together. */
 const pooledP50 = (rows) => percentile(rows.flatMap((r) => r.samples).sort((a, b) => a - b), 50);
 
+/** The median and the quartiles of some numbers, as `median (middle half low–high, all low–high)`. */
+function spread(values) {
+  const sorted = values.filter(Number.isFinite).sort((x, y) => x - y);
+  if (sorted.length === 0) return 'n/a';
+  const at = (p) => (sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(p * (sorted.length - 1))))] ?? NaN).toFixed(2);
+  return `median ${at(0.5)}, middle half ${at(0.25)}–${at(0.75)}, all ${at(0)}–${at(1)}`;
+}
+
 /** @param {ThroughputRow[]} rows @param {number} connections */
 export function printThroughput(rows, connections) {
   if (rows.length === 0) return;
   console.log('');
-  console.log(`Throughput: POST /api/auth/token answered from cache vs the bare route, ${connections} connections (autocannon); CPU of the next-server process tree`);
+  console.log(`Throughput: POST /api/auth/token answered from cache vs the bare route, ${connections} connections (autocannon); CPU of the next-server process tree; phases pooled`);
+  const groups = [...new Set(rows.map((r) => `${r.store}\u0000${r.route}`))].map((id) => rows.filter((r) => `${r.store}\u0000${r.route}` === id));
   table(
-    ['store', 'round', 'route', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'answers'],
-    rows.map((r) => [
-      r.store,
-      r.round,
-      ROUTE[r.route],
-      int(r.responses / r.seconds),
-      r.p50,
-      r.p99,
-      `${int((1000 * r.cpuMs) / r.responses)}${r.extraCpuMs ? ` +${int((1000 * r.extraCpuMs) / r.responses)} redis` : ''}`,
-      `${statuses(r.statuses)}${r.errors ? `, ${r.errors} errors` : ''}`,
-    ]),
-    [1, 3, 4, 5, 6],
+    ['store', 'route', 'phases', 'req/s', 'p50 ms (median)', 'p99 ms (worst)', 'CPU µs/req', 'answers'],
+    groups.map((g) => {
+      const [first] = /** @type {[ThroughputRow]} */ (g);
+      const extra = g.some((r) => r.extraCpuMs) ? ` +${int(cpuPerRequest(g, 'extraCpuMs'))} redis` : '';
+      const byStatus = {};
+      for (const r of g) for (const [code, n] of Object.entries(r.statuses)) byStatus[code] = (byStatus[code] ?? 0) + n;
+      const errors = g.reduce((n, r) => n + r.errors, 0);
+      return [
+        first.store,
+        ROUTE[first.route],
+        g.length,
+        int(rate(g)),
+        percentile(g.map((r) => r.p50).sort((x, y) => x - y), 50),
+        Math.max(...g.map((r) => r.p99)),
+        `${int(cpuPerRequest(g))}${extra}`,
+        `${statuses(byStatus)}${errors ? `, ${errors} errors` : ''}`,
+      ];
+    }),
+    [2, 3, 4, 5, 6],
   );
 }
 
@@ -108,7 +124,8 @@ export function printFanOut(rows, plan) {
 }
 
 /**
- * The ratios the benchmark exists for, from the rounds pooled (each round's own in brackets).
+ * The ratios the benchmark exists for: throughput from the pairs of phases pooled (how the pairs'
+ * own ratios spread under it), latency from the rounds pooled (each round's own in brackets).
  * @param {{ stores: string[], throughputRows: ThroughputRow[], latencyRows: LatencyRow[], pairedRows?: PairedRow[], fanOutRows: FanOutRow[] }} all
  */
 export function printRatios({ stores, throughputRows, latencyRows, pairedRows = [], fanOutRows }) {
@@ -118,13 +135,12 @@ export function printRatios({ stores, throughputRows, latencyRows, pairedRows = 
     const of = (route, round) => throughputRows.filter((r) => r.store === store && r.route === route && (round === undefined || r.round === round));
     const rounds = [...new Set(throughputRows.filter((r) => r.store === store).map((r) => r.round))];
     if (rounds.length === 0) continue;
-    const each = (f) => rounds.map((n) => f(n).toFixed(2)).join(', ');
+    const each = (f) => spread(rounds.map(f));
     const tput = (round) => rate(of('cached', round)) / rate(of('bare', round));
     const cpu = (round) => cpuPerRequest(of('cached', round)) / cpuPerRequest(of('bare', round));
     const redisCpu = of('cached').some((r) => r.extraCpuMs) ? `; redis-server adds ${int(cpuPerRequest(of('cached'), 'extraCpuMs'))} µs per cached /token` : '';
-    console.log(
-      `  ${store.padEnd(6)}  cached /token ÷ bare route: throughput ${times(tput(undefined))} (rounds ${each(tput)}), CPU per request ${times(cpu(undefined))} (rounds ${each(cpu)})${redisCpu}`,
-    );
+    console.log(`  ${store.padEnd(6)}  cached /token ÷ bare route: throughput ${times(tput(undefined))}, CPU per request ${times(cpu(undefined))}${redisCpu}`);
+    console.log(`  ${store.padEnd(6)}    per pair of phases (${rounds.length}): throughput ${each(tput)}; CPU per request ${each(cpu)}`);
   }
   for (const store of stores) {
     const p50 = (what) => pooledP50(latencyRows.filter((r) => r.store === store && r.what === what));
