@@ -1,7 +1,7 @@
 export { createBff, type Bff, type FindSessionOptions, type ServerAccessToken } from './createBff.js';
 export { DEFAULT_RATE_LIMITS, sessionPresets, type BffConfig, type CookieSecret, type RateLimit, type RateLimits } from './config.js';
 export type { ApiConfig, BffMode, ResolvedApi } from './apis.js';
-export { memoryStore, sharedMemoryStore, type BffStore } from './store.js';
+export { memoryStore, sharedMemoryStore, type BffStore, type MemoryStoreOptions } from './store.js';
 export { jsonLinesLogger, type BffEvent, type RevocationReason } from './events.js';
 export { BffError, ConfigurationError, UpstreamError } from './errors.js';
 export { safeReturnTo } from './returnTo.js';

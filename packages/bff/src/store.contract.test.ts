@@ -198,6 +198,50 @@ describe('memoryStore()', () => {
   });
 });
 
+describe('memoryStore() answers', () => {
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  const settledAfterMicrotasks = async (pending: Promise<unknown>) => {
+    let settled = false;
+    void pending.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    return settled;
+  };
+
+  it('on a later turn of the event loop, as a networked store does: a request yields once, so others that arrived are taken in', async () => {
+    const store = memoryStore();
+    await store.set('k', 'v', 60);
+    const read = store.getMany(['k', 'absent']);
+    expect(await settledAfterMicrotasks(read)).toBe(false);
+    await turn();
+    expect(await settledAfterMicrotasks(read)).toBe(true);
+    expect(await read).toEqual(['v', undefined]);
+    // A failure is deferred too, and still a rejection.
+    const full = memoryStore({ maxDurableEntries: 1 });
+    await full.set('a', 'x', 60);
+    const refused = full.set('b', 'x', 60);
+    expect(await settledAfterMicrotasks(refused)).toBe(false);
+    await expect(refused).rejects.toThrow(/limit/);
+  });
+
+  it('with each call taking effect at once, in call order: the first of two locks asked in the same turn wins', async () => {
+    const store = memoryStore();
+    const first = store.setIfAbsent('lock', 'a', 60_000);
+    const second = store.setIfAbsent('lock', 'b', 60_000);
+    const read = store.get('lock');
+    expect(await Promise.all([first, second, read])).toEqual([true, false, 'a']);
+  });
+
+  it('in the same turn with deferAnswers: false', async () => {
+    const store = memoryStore({ deferAnswers: false });
+    await store.set('k', 'v', 60);
+    expect(await settledAfterMicrotasks(store.get('k'))).toBe(true);
+    expect(await settledAfterMicrotasks(store.set('k2', 'v', 60))).toBe(true);
+  });
+});
+
 describe('sharedMemoryStore()', () => {
   it('is one store per process and name, however often it is asked for (Next evaluates a module once per bundle layer)', async () => {
     const { sharedMemoryStore } = await import('./store.js');

@@ -70,6 +70,24 @@ export function sharedMemoryStore(name = 'default'): BffStore {
 
 const SHARED = Symbol.for('latchkey.sharedMemoryStores');
 
+/** Options of {@link memoryStore}. */
+export interface MemoryStoreOptions {
+  now?: () => number;
+  /** Caches and counters (evictable) kept at most; the oldest go first (default 100,000). */
+  maxEntries?: number;
+  /** Security records kept at most; past it new ones are refused, never old ones dropped (default 1,000,000). */
+  maxDurableEntries?: number;
+  /**
+   * Each call takes effect at once, in the order of the calls; by default its answer comes on a
+   * later turn of the event loop, as a networked store's does. Under concurrent load Node.js then
+   * takes in the requests that have arrived before it finishes the one that asked, handling a
+   * burst stage by stage rather than one request start to end. Measured with `pnpm bench`, a
+   * cached `/token` in Next.js went from 0.84–0.88× to 0.98–1.00× of a bare route's throughput.
+   * `false`: answers in the same turn (a resolved promise).
+   */
+  deferAnswers?: boolean;
+}
+
 /**
  * The embedded store: one process's memory, for a single instance. Security records live
  * until they expire, never evicted by pressure (past `maxDurableEntries` new ones are refused
@@ -79,7 +97,7 @@ const SHARED = Symbol.for('latchkey.sharedMemoryStores');
  * restart loses no session, and a family it no longer knows is confirmed with the provider
  * before it counts as signed in; see the README.
  */
-export function memoryStore(options: { now?: () => number; maxEntries?: number; maxDurableEntries?: number } = {}): BffStore {
+export function memoryStore(options: MemoryStoreOptions = {}): BffStore {
   const now = options.now ?? (() => Date.now());
   const maxEntries = options.maxEntries ?? 100_000;
   const maxDurable = options.maxDurableEntries ?? 1_000_000;
@@ -127,33 +145,33 @@ export function memoryStore(options: { now?: () => number; maxEntries?: number; 
     durable.set(key, entry);
   };
 
-  return {
-    async get(key) {
+  const ops = {
+    get(key: string) {
       const value = live(key)?.value;
       return typeof value === 'string' ? value : undefined;
     },
-    async getMany(keys) {
+    getMany(keys: readonly string[]) {
       return keys.map((key) => {
         const value = live(key)?.value;
         return typeof value === 'string' ? value : undefined;
       });
     },
-    async set(key, value, ttlSeconds, setOptions) {
+    set(key: string, value: string, ttlSeconds: number, setOptions?: { evictable?: boolean }) {
       put(key, value, ttlSeconds * 1000, setOptions?.evictable === true);
     },
-    async delete(key) {
+    delete(key: string) {
       durable.delete(key);
       cache.delete(key);
     },
-    async setIfAbsent(key, value, ttlMs) {
+    setIfAbsent(key: string, value: string, ttlMs: number) {
       if (live(key)) return false;
       put(key, value, ttlMs, false);
       return true;
     },
-    async deleteIfEquals(key, value) {
+    deleteIfEquals(key: string, value: string) {
       if (live(key)?.value === value) durable.delete(key);
     },
-    async increment(key, windowSeconds) {
+    increment(key: string, windowSeconds: number) {
       const entry = live(key);
       if (!entry) {
         put(key, '1', windowSeconds * 1000, true);
@@ -163,7 +181,7 @@ export function memoryStore(options: { now?: () => number; maxEntries?: number; 
       entry.value = String(count);
       return { count, resetSeconds: Math.max(1, Math.ceil((entry.expiresAt - now()) / 1000)) };
     },
-    async addToSet(key, member, ttlSeconds, maxMembers = Infinity) {
+    addToSet(key: string, member: string, ttlSeconds: number, maxMembers = Infinity) {
       const t = now();
       const entry = live(key);
       const set = entry?.value instanceof Map ? entry.value : new Map<string, number>();
@@ -187,16 +205,16 @@ export function memoryStore(options: { now?: () => number; maxEntries?: number; 
       put(key, set, last - t, false);
       return dropped;
     },
-    async removeFromSet(key, member) {
+    removeFromSet(key: string, member: string) {
       const value = live(key)?.value;
       if (value instanceof Map) value.delete(member);
     },
-    async members(key) {
+    members(key: string) {
       const value = live(key)?.value;
       const t = now();
       return value instanceof Map ? [...value].filter(([, expiresAt]) => expiresAt > t).map(([m]) => m) : [];
     },
-    async countSet(key) {
+    countSet(key: string) {
       const value = live(key)?.value;
       const t = now();
       let count = 0;
@@ -204,7 +222,41 @@ export function memoryStore(options: { now?: () => number; maxEntries?: number; 
       return count;
     },
   };
+  const answer = options.deferAnswers === false ? sameTurn : nextTurn;
+  const call = <T>(work: () => T): Promise<T> => {
+    let value: T;
+    try {
+      value = work();
+    } catch (error) {
+      return answer<T>(error, true);
+    }
+    return answer(value, false);
+  };
+  return {
+    get: (key) => call(() => ops.get(key)),
+    getMany: (keys) => call(() => ops.getMany(keys)),
+    set: (key, value, ttlSeconds, setOptions) => call(() => ops.set(key, value, ttlSeconds, setOptions)),
+    delete: (key) => call(() => ops.delete(key)),
+    setIfAbsent: (key, value, ttlMs) => call(() => ops.setIfAbsent(key, value, ttlMs)),
+    deleteIfEquals: (key, value) => call(() => ops.deleteIfEquals(key, value)),
+    increment: (key, windowSeconds) => call(() => ops.increment(key, windowSeconds)),
+    addToSet: (key, member, ttlSeconds, maxMembers) => call(() => ops.addToSet(key, member, ttlSeconds, maxMembers)),
+    removeFromSet: (key, member) => call(() => ops.removeFromSet(key, member)),
+    members: (key) => call(() => ops.members(key)),
+    countSet: (key) => call(() => ops.countSet(key)),
+  };
 }
+
+/** Settles on a later turn of the event loop (the check phase, after pending I/O is taken in). */
+function nextTurn<T>(value: unknown, failed: boolean): Promise<T> {
+  return new Promise<T>((resolve, reject) => defer(() => (failed ? reject(value) : resolve(value as T))));
+}
+
+function sameTurn<T>(value: unknown, failed: boolean): Promise<T> {
+  return failed ? Promise.reject(value) : Promise.resolve(value as T);
+}
+
+const defer: (run: () => void) => void = typeof setImmediate === 'function' ? (run) => setImmediate(run) : (run) => setTimeout(run, 0);
 
 /** Up to this many members (a user's families) a memory set is swept of expired ones on every add; a larger one (every live family) on every this-many-th add. */
 const SMALL_SET = 64;
