@@ -5,6 +5,8 @@
  * random focus moments, against a random BFF instance, and backs off on trouble.
  */
 
+import { cookieJar, throughLoginForm } from '@latchkey/idp/loginForm';
+
 const COOKIE = '__Host-latchkey';
 const POST_HEADERS = { 'content-type': 'application/json', 'x-latchkey': '1', 'sec-fetch-site': 'same-origin' };
 /** A tab refreshes when this share of its token's lifetime is left. */
@@ -25,23 +27,6 @@ export const sleep = (ms, signal) =>
 const randInt = (min, max) => min + Math.floor(Math.random() * (max - min + 1));
 const exponential = (mean) => -Math.log(1 - Math.random()) * mean;
 
-/** One site's cookies in one browser (paths ignored), as in the BFF's test harness. */
-class Jar {
-  #cookies = new Map();
-  /** @param {Response} response */
-  store(response) {
-    for (const line of response.headers.getSetCookie()) {
-      const pair = line.split(';')[0] ?? '';
-      const eq = pair.indexOf('=');
-      if (/max-age=0|expires=thu, 01 jan 1970/i.test(line)) this.#cookies.delete(pair.slice(0, eq));
-      else this.#cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-  }
-  header() {
-    return [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-}
-
 /** The value a response sets for `name`: a string, `null` when it clears it, undefined when untouched. */
 function setCookieValue(response, name) {
   const line = response.headers.getSetCookie().find((c) => c.startsWith(`${name}=`));
@@ -61,36 +46,13 @@ export async function signIn(bffUrl, user, appOrigin) {
   const login = await fetch(`${bffUrl}/api/auth/login?returnTo=/notes`, { redirect: 'manual' });
   if (login.status !== 302) throw new Error(`/login answered ${login.status}: ${await login.text()}`);
   // The app's cookies (the sign-in transaction) come back with the callback, whatever their names.
-  const app = new Jar();
+  const app = cookieJar();
   app.store(login);
-  const jar = new Jar();
-  let url = login.headers.get('location') ?? '';
-  for (let hop = 0; hop < 20; hop++) {
-    if (url.startsWith(`${appOrigin}/api/auth/callback`)) {
-      const callback = await fetch(`${bffUrl}${url.slice(appOrigin.length)}`, { redirect: 'manual', headers: { cookie: app.header() } });
-      const session = setCookieValue(callback, COOKIE);
-      if (callback.status !== 200 || !session) throw new Error(`/callback answered ${callback.status}: ${await callback.text()}`);
-      return session;
-    }
-    const response = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
-    jar.store(response);
-    if (response.status >= 300 && response.status < 400) {
-      url = new URL(response.headers.get('location') ?? '', url).href;
-      continue;
-    }
-    const html = await response.text();
-    const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
-    if (!action) throw new Error(`unexpected provider page (${response.status}): ${html.slice(0, 200)}`);
-    const submit = await fetch(new URL(action, url), {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username: user, password: user }),
-    });
-    jar.store(submit);
-    url = new URL(submit.headers.get('location') ?? '', url).href;
-  }
-  throw new Error('sign-in did not come back to the callback');
+  const url = await throughLoginForm(login.headers.get('location') ?? '', { until: `${appOrigin}/api/auth/callback`, user });
+  const callback = await fetch(`${bffUrl}${url.slice(appOrigin.length)}`, { redirect: 'manual', headers: { cookie: app.header() } });
+  const session = setCookieValue(callback, COOKIE);
+  if (callback.status !== 200 || !session) throw new Error(`/callback answered ${callback.status}: ${await callback.text()}`);
+  return session;
 }
 
 /** One browser: its session cookie, shared by its tabs, and what happened to it. */

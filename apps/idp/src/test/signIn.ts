@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../config.js';
-import { throughLoginForm } from '../loginForm.js';
+import { throughLoginForm } from '../loginForm.mjs';
 import type { RunningIdp } from '../server.js';
 
 export const APP = 'http://localhost:3000';

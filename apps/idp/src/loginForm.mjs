@@ -1,14 +1,19 @@
-/** Where a walk keeps the provider's cookies between requests, as one browser does. */
-export interface CookieJar {
-  /** Takes the cookies a response sets (and drops those it clears). */
-  store(response: Response): void;
-  /** The `Cookie` header to send. */
-  header(): string;
-}
+// @ts-check
+/**
+ * The walk through the dev provider's login form, in plain JavaScript so that the soak and the
+ * benchmark (scripts/, run by Node without a TypeScript loader) use the same one as the tests.
+ * Types: loginForm.d.mts.
+ */
 
-/** A jar that keeps each cookie's latest value (paths and expiry ignored). */
-export function cookieJar(): CookieJar {
-  const cookies = new Map<string, string>();
+/** @typedef {import('./loginForm.d.mts').CookieJar} CookieJar */
+
+/**
+ * A jar that keeps each cookie's latest value (paths and expiry ignored).
+ * @returns {CookieJar}
+ */
+export function cookieJar() {
+  /** @type {Map<string, string>} */
+  const cookies = new Map();
   return {
     store(response) {
       for (const line of response.headers.getSetCookie()) {
@@ -27,8 +32,11 @@ export function cookieJar(): CookieJar {
  * login form, signing in as `user` (password = user name) — until it sends the browser to a URL
  * starting with `until` (the client's redirect URI); answers that URL, not followed. For tests
  * and the benchmark, which sign in through the real form.
+ * @param {string} authorizationUrl
+ * @param {{ until: string, user?: string, jar?: CookieJar }} options
+ * @returns {Promise<string>}
  */
-export async function throughLoginForm(authorizationUrl: string, options: { until: string; user?: string; jar?: CookieJar }): Promise<string> {
+export async function throughLoginForm(authorizationUrl, options) {
   const { until, user = 'alice', jar = cookieJar() } = options;
   let url = authorizationUrl;
   for (let hop = 0; hop < 20; hop++) {
@@ -36,7 +44,7 @@ export async function throughLoginForm(authorizationUrl: string, options: { unti
     const response = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
     jar.store(response);
     if (response.status >= 300 && response.status < 400) {
-      url = new URL(response.headers.get('location')!, url).href;
+      url = new URL(response.headers.get('location') ?? '', url).href;
       continue;
     }
     const html = await response.text();
@@ -49,7 +57,7 @@ export async function throughLoginForm(authorizationUrl: string, options: { unti
       body: new URLSearchParams({ username: user, password: user }),
     });
     jar.store(submit);
-    url = new URL(submit.headers.get('location')!, url).href;
+    url = new URL(submit.headers.get('location') ?? '', url).href;
   }
   throw new Error(`sign-in did not come back to ${until}`);
 }
