@@ -39,13 +39,6 @@ export type BffEvent =
   | { type: 'revocation_failed'; familyId: string; sub?: string; reason: string };
 
 /**
- * The default `onEvent`: one JSON object per line with a timestamp and a level, ready for
- * any log pipeline. Events carry ids and reasons, never tokens or cookies. Routine successes
- * (a token served from the cache, many per second) are left out; outcomes that matter are not.
- * @example
- * createBff({ ..., onEvent: jsonLinesLogger((line) => process.stderr.write(line + '\n')) });
- */
-/**
  * Routine successes, many a second: a token served from the cache, a call the API proxy
  * forwarded and the API answered below 400. Counted, never written line by line.
  */
@@ -53,6 +46,13 @@ export function isRoutine(event: BffEvent): boolean {
   return event.type === 'token_served_from_cache' || (event.type === 'api_proxied' && event.outcome === 'forwarded' && event.status < 400);
 }
 
+/**
+ * The default `onEvent`: one JSON object per line with a timestamp and a level, ready for
+ * any log pipeline. Events carry ids and reasons, never tokens or cookies. Routine successes
+ * (a token served from the cache, many per second) are left out; outcomes that matter are not.
+ * @example
+ * createBff({ ..., onEvent: jsonLinesLogger((line) => process.stderr.write(line + '\n')) });
+ */
 export function jsonLinesLogger(write: (line: string) => void = (line) => console.log(line)): (event: BffEvent) => void {
   const warn = new Set(['reuse_detected', 'session_revoked', 'rate_limited', 'csrf_rejected', 'refresh_failed', 'stale_cookie_healed', 'store_unavailable', 'revocation_failed', 'sign_in_failed']);
   const error = new Set(['configuration_error']);
