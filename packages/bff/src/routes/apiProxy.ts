@@ -6,7 +6,8 @@ import { readBodyBytes } from '../http.js';
 import { platformFetch } from '../providerFetch.js';
 import type { BffEvent } from '../events.js';
 import { proxiedLocation, proxyTarget } from '../proxyPath.js';
-import { RotatedButUnavailableError, type TokenOutcome } from '../tokenService.js';
+import type { TokenOutcome } from '../tokenService.js';
+import { signedOut, tokenFailure } from './answers.js';
 import type { RouteContext } from './context.js';
 import { MAX_MIN_VALIDITY } from './token.js';
 
@@ -65,12 +66,7 @@ export async function apiProxy(ctx: RouteContext, request: Request, url: URL, ta
   if (Number(declared ?? '0') > api.maxBodyBytes) throw tooLarge(api);
 
   const { session, present } = ctx.readSession(request);
-  if (!session) {
-    await ctx.limit('anonymousPerIp', config.clientIp(request));
-    const response = new BffError('login_required', 401, present ? 'The session cookie could not be read. Sign in again.' : 'Not signed in.').toResponse();
-    if (present) response.headers.append('set-cookie', ctx.clearSessionCookie());
-    return response;
-  }
+  if (!session) return signedOut(ctx, request, present);
   // Each call spends a token like a /token call does: one budget per family, whichever route.
   const limited = ctx.limit('tokenPerFamily', session.fid);
   if (limited) await limited;
@@ -81,7 +77,7 @@ export async function apiProxy(ctx: RouteContext, request: Request, url: URL, ta
     // The token must outlive the call it is sent with.
     outcome = await ctx.tokens.getToken(session, Math.min(MAX_MIN_VALIDITY, Math.max(30, Math.ceil(api.timeoutMs / 1000))), idle);
   } catch (error) {
-    return tokenFailure(ctx, error, undefined);
+    return tokenFailure(ctx, error);
   }
   let cookie = outcome.cookie === undefined ? undefined : ctx.sessionCookie(outcome.cookie, outcome.session);
   const emit = (status: number, result: Outcome, upstreamMs: number) =>
@@ -248,27 +244,3 @@ function relay(api: ResolvedApi, answer: Response, target: URL, proxyBase: strin
   return new Response(empty ? null : answer.body, { status: answer.status, statusText: answer.statusText, headers });
 }
 
-/**
- * A failed token, answered as `/token` answers it: a rotated cookie that could not be vouched
- * for still goes out, an ended session clears the cookie, anything else keeps it (and carries
- * `pending`, a rotated cookie an earlier step of this request received).
- */
-function tokenFailure(ctx: RouteContext, error: unknown, pending: string | undefined): Response {
-  if (error instanceof RotatedButUnavailableError) {
-    const response = error.toResponse();
-    if (error.outcome.cookie) response.headers.append('set-cookie', ctx.sessionCookie(error.outcome.cookie, error.outcome.session));
-    else if (pending) response.headers.append('set-cookie', pending);
-    return response;
-  }
-  if (error instanceof BffError && (error.code === 'session_expired' || error.code === 'session_revoked')) {
-    const response = error.toResponse();
-    response.headers.append('set-cookie', ctx.clearSessionCookie());
-    return response;
-  }
-  if (error instanceof BffError) {
-    const response = error.toResponse();
-    if (pending) response.headers.append('set-cookie', pending);
-    return response;
-  }
-  throw error;
-}

@@ -1,7 +1,7 @@
 import { DPOP_HTU_HEADER, readDpopProof, type DpopProof } from '../dpop.js';
 import { BffError } from '../errors.js';
 import { json, readJsonBody } from '../http.js';
-import { RotatedButUnavailableError } from '../tokenService.js';
+import { signedOut, tokenFailure } from './answers.js';
 import type { Route } from './context.js';
 
 export const MAX_MIN_VALIDITY = 86_400;
@@ -24,13 +24,12 @@ export const token: Route = {
     if (optional !== true && optional !== false) throw new BffError('invalid_request', 400, `optional must be true (or 1 in the query), got ${JSON.stringify(optional)}.`);
     const { session, present } = ctx.readSession(request);
     if (!session) {
-      await ctx.limit('anonymousPerIp', config.clientIp(request));
       // A page finding out whether anyone is signed in: no cookie at all is no error.
-      if (optional && !present) return new Response(null, { status: 204 });
-      const error = new BffError('login_required', 401, present ? 'The session cookie could not be read. Sign in again.' : 'Not signed in.');
-      const response = error.toResponse();
-      if (present) response.headers.append('set-cookie', ctx.clearSessionCookie());
-      return response;
+      if (optional && !present) {
+        await ctx.limit('anonymousPerIp', config.clientIp(request));
+        return new Response(null, { status: 204 });
+      }
+      return signedOut(ctx, request, present);
     }
     // Over the limit, the session stays: a 429 never clears the cookie.
     const limited = ctx.limit('tokenPerFamily', session.fid);
@@ -48,18 +47,7 @@ export const token: Route = {
       if (outcome.cookie) response.headers.append('set-cookie', ctx.sessionCookie(outcome.cookie, outcome.session));
       return response;
     } catch (error) {
-      if (error instanceof RotatedButUnavailableError) {
-        // No token, but the rotated cookie: the one the browser holds is spent.
-        const response = error.toResponse();
-        if (error.outcome.cookie) response.headers.append('set-cookie', ctx.sessionCookie(error.outcome.cookie, error.outcome.session));
-        return response;
-      }
-      if (error instanceof BffError && (error.code === 'session_expired' || error.code === 'session_revoked')) {
-        const response = error.toResponse();
-        response.headers.append('set-cookie', ctx.clearSessionCookie());
-        return response;
-      }
-      throw error;
+      return tokenFailure(ctx, error);
     }
   },
 };
