@@ -225,6 +225,12 @@ function build(options: BffConfig<SessionUserBase>) {
     },
     sessionCookie: (value, s) => serializeCookie(config.cookieName, value, { maxAge: tokens.remainingLifetime(s), sameSite: 'Strict' }),
     clearSessionCookie: () => clearCookie(config.cookieName),
+    refuseCrossSite(request, path, options) {
+      const refused = checkCsrf(request, config.appOrigin, options);
+      if (!refused) return;
+      config.onEvent({ type: 'csrf_rejected', path, reason: refused.message });
+      throw refused;
+    },
     limit(name: keyof RateLimits, id: string | undefined) {
       const rule = config.rateLimits[name];
       if (!rule || !id) return undefined;
@@ -238,25 +244,21 @@ function build(options: BffConfig<SessionUserBase>) {
     },
   };
 
+  // In proxy mode no route hands the browser a token.
+  const routes: Readonly<Record<string, Route>> = config.mode === 'proxy' ? Object.fromEntries(Object.entries(ROUTES).filter(([name]) => name !== 'token')) : ROUTES;
+
   async function route(request: Request, url: URL): Promise<Response> {
     const prefix = `${config.basePath}/`;
     const name = url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : '';
     if (name.startsWith('proxy/') && config.mode !== 'token') return apiProxy(context, request, url, name.slice('proxy/'.length));
-    // In proxy mode no route hands the browser a token.
-    const found = Object.hasOwn(ROUTES, name) && !(name === 'token' && config.mode === 'proxy') ? ROUTES[name] : undefined;
+    const found = Object.hasOwn(routes, name) ? routes[name] : undefined;
     if (!found) throw new BffError('not_found', 404, `No Latchkey route at ${JSON.stringify(url.pathname)}.`);
     if (request.method !== found.method) {
       throw new BffError('method_not_allowed', 405, `${url.pathname} answers ${found.method} only, got ${request.method}.`, {
         headers: { allow: found.method },
       });
     }
-    if (found.method === 'POST') {
-      const refused = checkCsrf(request, config.appOrigin);
-      if (refused) {
-        config.onEvent({ type: 'csrf_rejected', path: url.pathname, reason: refused.message });
-        throw refused;
-      }
-    }
+    if (found.method === 'POST') context.refuseCrossSite(request, url.pathname);
     return found.run(context, request, url);
   }
 

@@ -45,6 +45,13 @@ describe('CSRF gate on POST', () => {
     await expectError(await post('logout', headers), 403, 'csrf_rejected');
   });
 
+  it('reports each refusal as csrf_rejected with the path and why, for the operators', async () => {
+    const events: unknown[] = [];
+    const watched = createBff({ issuer: 'https://idp.invalid/', clientId: 'c', clientSecret: 's', appOrigin: APP, cookieSecret: 'a-perfectly-random-secret-of-more-than-32-chars', onEvent: (event) => events.push(event) });
+    await watched.handle(new Request(`${APP}/api/auth/logout`, { method: 'POST', headers: { ...goodPost, 'sec-fetch-site': 'cross-site' }, body: '{}' }));
+    expect(events).toContainEqual({ type: 'csrf_rejected', path: '/api/auth/logout', reason: expect.stringMatching(/cross-site|site/i) });
+  });
+
   it('accepts an Origin equal to the app origin when Fetch Metadata is absent', async () => {
     await expectError(await post('token', { 'content-type': 'application/json', 'x-latchkey': '1', origin: APP }), 401, 'login_required');
   });

@@ -1,6 +1,5 @@
 import { bearerChallenge, hasScope, parseWwwAuthenticate } from '@latchkey/core';
 import type { ResolvedApi } from '../apis.js';
-import { checkCsrf } from '../csrf.js';
 import { BffError, UpstreamError } from '../errors.js';
 import { readBodyBytes } from '../http.js';
 import { platformFetch } from '../providerFetch.js';
@@ -54,11 +53,7 @@ export async function apiProxy(ctx: RouteContext, request: Request, url: URL, ta
   // be here. A cross-site page can send `x-latchkey` only through fetch with CORS, whose
   // preflight the BFF never answers with Access-Control-Allow-*, so the browser never sends
   // the request; forms, images and navigations cannot set it at all.
-  const refused = checkCsrf(request, config.appOrigin, { anyContentType: true });
-  if (refused) {
-    config.onEvent({ type: 'csrf_rejected', path: proxyBase, reason: refused.message });
-    throw refused;
-  }
+  ctx.refuseCrossSite(request, proxyBase, { anyContentType: true });
   const target = proxyTarget(api, rest, url.search);
   const idle = idleOf(request);
   const declared = request.headers.get('content-length');

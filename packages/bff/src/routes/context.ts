@@ -17,6 +17,11 @@ export interface RouteContext {
   /** `Set-Cookie` that deletes the session cookie. */
   clearSessionCookie(): string;
   /**
+   * The CSRF gate (`x-latchkey`, same site, JSON unless `anyContentType`): a request that fails
+   * it is reported as `csrf_rejected` for `path` and refused with 403, before anything is read.
+   */
+  refuseCrossSite(request: Request, path: string, options?: { anyContentType?: boolean }): void;
+  /**
    * Counts a hit against a limit; over it, rejects with 429 `rate_limited` and `Retry-After`.
    * `undefined` (nothing to wait for) when that limit is off or there is no id to count.
    */
