@@ -1,3 +1,4 @@
+import { SCOPE_TOKEN } from './authorizationParams.js';
 import { ConfigurationError } from './errors.js';
 
 /** One API the BFF forwards calls to in proxy mode, attaching the session's access token itself. */
@@ -50,10 +51,10 @@ export interface ResolvedApi {
 export type BffMode = 'token' | 'proxy' | 'both';
 
 /** Methods an API may allow. TRACE and CONNECT are not among them (fetch refuses them too). */
-export const PROXY_METHODS: readonly string[] = Object.freeze(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+const PROXY_METHODS: readonly string[] = Object.freeze(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 /** Request headers every API receives when the browser sends them. */
-export const DEFAULT_FORWARDED_HEADERS: readonly string[] = Object.freeze(['accept', 'accept-language', 'content-type', 'if-match', 'if-none-match']);
+const DEFAULT_FORWARDED_HEADERS: readonly string[] = Object.freeze(['accept', 'accept-language', 'content-type', 'if-match', 'if-none-match']);
 
 /**
  * Headers an API's `headers` may never list: the BFF's own credentials and cookies, what tells
@@ -63,7 +64,8 @@ const NEVER_FORWARDED = /^(cookie|authorization|host|content-length|forwarded|x-
 
 const API_NAME = /^[a-z0-9][a-z0-9_-]*$/i;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** This machine's host names: the only ones an issuer or an API may be reached on over plain http. */
+export const LOOPBACK: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
@@ -105,7 +107,7 @@ function resolveApi(name: string, api: ApiConfig): ResolvedApi {
     }
     return method;
   });
-  const scopes = strings(`${at}.scopes`, api.scopes, (scope) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope));
+  const scopes = strings(`${at}.scopes`, api.scopes, (scope) => SCOPE_TOKEN.test(scope));
   if (api.audience !== undefined && (typeof api.audience !== 'string' || api.audience.trim() === '')) {
     throw new ConfigurationError(`${at}.audience must be a non-empty string, got ${JSON.stringify(api.audience)}.`);
   }

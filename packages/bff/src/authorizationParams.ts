@@ -31,7 +31,7 @@ const PROMPTS = new Set(['none', 'login', 'consent', 'select_account', 'create']
 const MAX_VALUE = 256;
 const MAX_SCOPE_VALUE = 1024;
 /** A scope token: RFC 6749's NQCHAR, no space, no quote, no backslash. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 /** Space-separated tokens of printable ASCII: `acr_values`, `ui_locales`. */
 const TOKENS = /^[\x21-\x7e]+( [\x21-\x7e]+)*$/;
 /** A parameter name: what survives a query string and a provider's parser unchanged. */

@@ -1,6 +1,6 @@
 import type { SessionUser, SessionUserBase } from '@latchkey/core';
 import type { MeterProvider } from '@opentelemetry/api';
-import { resolveApis, type ApiConfig, type BffMode, type ResolvedApi } from './apis.js';
+import { LOOPBACK, resolveApis, type ApiConfig, type BffMode, type ResolvedApi } from './apis.js';
 import { resolveAuthorizationOptions } from './authorizationParams.js';
 import { ConfigurationError } from './errors.js';
 import { jsonLinesLogger, type BffEvent } from './events.js';
@@ -357,7 +357,6 @@ function withMetrics(onEvent: (event: BffEvent) => void, metrics: BffMetrics): (
   };
 }
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
  * The app's origin where the platform says it: `next dev` (NODE_ENV development or test) serves
