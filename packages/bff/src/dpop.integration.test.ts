@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DPOP_HTU_HEADER, jwkThumbprint } from './dpop.js';
+import { DPOP_HTU_HEADER } from '@latchkey/core';
+import { jwkThumbprint } from './dpop.js';
 import { testDpopKey } from './test/dpopProofs.js';
 import { sessionCookieFrom, startHarness, type Harness } from './test/harness.js';
 

@@ -1,6 +1,7 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { DPOP_HTU_HEADER, jwkThumbprint, readDpopProof } from './dpop.js';
+import { DPOP_HTU_HEADER } from '@latchkey/core';
+import { jwkThumbprint, readDpopProof } from './dpop.js';
 import { BffError } from './errors.js';
 import { testDpopKey } from './test/dpopProofs.js';
 

@@ -1,4 +1,5 @@
 import { constants, createHash, createPublicKey, verify as verifySignature, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { DPOP_HTU_HEADER } from '@latchkey/core';
 import { BffError } from './errors.js';
 
 /**
@@ -36,9 +37,6 @@ const ALGORITHMS: Readonly<Record<string, { hash: string | null; keyType: string
 };
 /** Members of a JWK that only a private (or symmetric) key has. */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
-
-/** What the browser is told to sign for: the header that carries the provider's token endpoint. */
-export const DPOP_HTU_HEADER = 'x-latchkey-dpop-htu';
 
 /** A refusal that tells the browser what to sign for (its first call has no way to know). */
 type Refuse = (reason: string) => BffError;

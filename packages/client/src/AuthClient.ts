@@ -1,6 +1,7 @@
 import {
   CSRF_HEADER,
   DEFAULT_REFRESH_POLICY,
+  IDLE_HEADER,
   isTerminalCode,
   refreshDueAt,
   refreshLeadSeconds,
@@ -136,8 +137,6 @@ const MAX_TIMER_MS = 3_600_000;
 const MAX_BACKOFF_MS = 60_000;
 /** Signed in with no token (proxy mode): how often a mounted client asks the BFF whether the session still lives. */
 const SESSION_POLL_MS = 60_000;
-/** Seconds since a person last used the app, sent with every call to the BFF (proxied ones too) for its idle timeout. */
-const IDLE_HEADER = 'x-latchkey-idle';
 /** How the client calls its own BFF routes: parameters in the query, no body to read. */
 const POST: RequestInit = { method: 'POST', cache: 'no-store', headers: { 'content-type': 'application/json' } };
 

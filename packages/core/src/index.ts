@@ -10,6 +10,8 @@ export {
 } from './errors.js';
 export {
   CSRF_HEADER,
+  DPOP_HTU_HEADER,
+  IDLE_HEADER,
   TERMINAL_CODES,
   type LogoutResponseBody,
   type SessionResponseBody,

@@ -67,3 +67,9 @@ export type SignedOutReason = TerminalCode | 'logged_out';
 
 /** The header every state-changing call to the BFF must carry. */
 export const CSRF_HEADER = 'x-latchkey';
+
+/** Seconds since the user's last input in any tab, sent with each call to the BFF (its idle timeout). */
+export const IDLE_HEADER = 'x-latchkey-idle';
+
+/** Where the BFF names the provider's token endpoint, which a DPoP proof for `/token` must be signed for. */
+export const DPOP_HTU_HEADER = 'x-latchkey-dpop-htu';

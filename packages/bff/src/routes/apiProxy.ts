@@ -1,4 +1,4 @@
-import { bearerChallenge, hasScope, parseWwwAuthenticate } from '@latchkey/core';
+import { bearerChallenge, hasScope, IDLE_HEADER, parseWwwAuthenticate } from '@latchkey/core';
 import type { ResolvedApi } from '../apis.js';
 import { BffError, UpstreamError } from '../errors.js';
 import { readBodyBytes } from '../http.js';
@@ -9,9 +9,6 @@ import type { TokenOutcome } from '../tokenService.js';
 import { signedOut, tokenFailure } from './answers.js';
 import type { RouteContext } from './context.js';
 import { MAX_MIN_VALIDITY } from './token.js';
-
-/** The header a client may send to report how long ago its user was last active, as `/token`'s `idle`. */
-export const IDLE_HEADER = 'x-latchkey-idle';
 
 /**
  * Response headers passed back to the browser. Not `set-cookie` (the API does not get to write

@@ -1,4 +1,5 @@
-import { DPOP_HTU_HEADER, readDpopProof, type DpopProof } from '../dpop.js';
+import { DPOP_HTU_HEADER } from '@latchkey/core';
+import { readDpopProof, type DpopProof } from '../dpop.js';
 import { BffError } from '../errors.js';
 import { json, readJsonBody } from '../http.js';
 import { signedOut, tokenFailure } from './answers.js';

@@ -1,3 +1,4 @@
+import { DPOP_HTU_HEADER } from '@latchkey/core';
 import type { AuthClient, BindingOptions, TokenBinding } from '../AuthClient.js';
 import { createDpopKey, DpopProver, isDpopNonceError, nonceOf, type DpopKey } from '../dpop.js';
 import type { TabChannel, TabMessage } from '../tabs.js';
@@ -11,9 +12,6 @@ export interface DpopOptions {
 
 /** Where each client's binding is, for {@link authHeaders}. */
 const bindings = new WeakMap<AuthClient, Binding>();
-
-/** The header that names the provider's token endpoint on every `/token` answer of a BFF with DPoP. */
-const HTU_HEADER = 'x-latchkey-dpop-htu';
 
 /**
  * DPoP for the browser (RFC 9449): the BFF binds each access token to a P-256 key made here,
@@ -114,7 +112,7 @@ class Binding {
       signedFor = this.#htu;
       if (signedFor) headers.set('dpop', await this.proof('POST', new URL(signedFor)));
       const response = await this.#send(input, { ...init, headers });
-      this.#htu = response.headers.get(HTU_HEADER) ?? this.#htu;
+      this.#htu = response.headers.get(DPOP_HTU_HEADER) ?? this.#htu;
       if (response.status !== 400 || !this.#htu || attempt === 2) return response;
       const body: unknown = await response.clone().json().catch(() => undefined);
       const nonce = nonceOf(response);
