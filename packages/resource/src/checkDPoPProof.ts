@@ -24,7 +24,7 @@ let tokenHashes: LRUCache<string, string> | undefined;
 export interface ProofExpectations {
   /** The request's method, compared with `htm` as is. */
   method: string;
-  /** The URL the client signed (normally the request's URL); its query and fragment are ignored. */
+  /** The URL the client signed (normally the request's URL), as {@link normalizeHtu} answers it. */
   url: string;
   /** The access token sent with the proof, whose hash `ath` must be. */
   accessToken: string;
@@ -58,8 +58,9 @@ export async function checkDPoPProof(header: string | null, expected: ProofExpec
 
   let jwk: unknown;
   let alg: unknown;
+  let typ: unknown;
   try {
-    ({ jwk, alg } = decodeProtectedHeader(proof));
+    ({ jwk, alg, typ } = decodeProtectedHeader(proof));
   } catch {
     return refuse('The DPoP proof is malformed: its header is not a JSON object');
   }
@@ -91,14 +92,13 @@ export async function checkDPoPProof(header: string | null, expected: ProofExpec
       requiredClaims: ['jti', 'htm', 'htu'],
     }));
   } catch (error) {
-    return refuse(describe(error, { proof, alg, expected }));
+    return refuse(describe(error, { typ, alg, expected }));
   }
 
   const { htm, htu, ath, jti, iat } = payload;
   if (htm !== expected.method) return refuse(`The DPoP proof is for ${JSON.stringify(htm)} requests ("htm"), not ${expected.method}`);
   const signed = typeof htu === 'string' ? normalizeHtu(htu) : undefined;
-  const url = normalizeHtu(expected.url);
-  if (signed === undefined || signed !== url) return refuse(`The DPoP proof is for ${JSON.stringify(htu)} ("htu"), not ${url ?? expected.url}`);
+  if (signed === undefined || signed !== expected.url) return refuse(`The DPoP proof is for ${JSON.stringify(htu)} ("htu"), not ${expected.url}`);
   if (ath === undefined) return refuse('The DPoP proof has no "ath" claim (the hash of the access token)');
   if (ath !== (await accessTokenHash(expected.accessToken))) return refuse('The DPoP proof\'s "ath" is not the hash of the access token sent with it');
   if (typeof jti !== 'string' || jti === '') return refuse(`The DPoP proof's "jti" is not a non-empty string (got ${JSON.stringify(jti)})`);
@@ -138,7 +138,7 @@ export async function accessTokenHash(accessToken: string): Promise<string> {
 }
 
 /** The reason jose refused a proof, in words for the caller. */
-function describe(error: unknown, context: { proof: string; alg: unknown; expected: ProofExpectations }): string {
+function describe(error: unknown, context: { typ: unknown; alg: unknown; expected: ProofExpectations }): string {
   const { alg, expected } = context;
   if (error instanceof joseErrors.JOSEAlgNotAllowed) {
     return `The DPoP proof is signed with alg ${JSON.stringify(alg)}, not one of ${DPOP_ALGORITHMS.join(', ')}`;
@@ -146,7 +146,7 @@ function describe(error: unknown, context: { proof: string; alg: unknown; expect
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'The DPoP proof\'s signature does not verify with its "jwk"';
   if (error instanceof joseErrors.JWTClaimValidationFailed || error instanceof joseErrors.JWTExpired) {
     const { claim, reason, payload } = error;
-    if (claim === 'typ') return `The DPoP proof's "typ" header is ${JSON.stringify(headerTyp(context.proof))}, not "dpop+jwt"`;
+    if (claim === 'typ') return `The DPoP proof's "typ" header is ${JSON.stringify(context.typ)}, not "dpop+jwt"`;
     if (reason === 'missing') return `The DPoP proof has no "${claim}" claim`;
     if (claim === 'iat' && reason === 'check_failed' && typeof payload.iat === 'number') {
       // In whole seconds as jose counts them, so the figure is the one jose judged.
@@ -162,10 +162,3 @@ function describe(error: unknown, context: { proof: string; alg: unknown; expect
   return 'The DPoP proof could not be verified';
 }
 
-function headerTyp(token: string): unknown {
-  try {
-    return decodeProtectedHeader(token).typ;
-  } catch {
-    return undefined;
-  }
-}

@@ -207,10 +207,9 @@ function setup(options: VerifierOptions): (request: Request) => Promise<VerifyRe
 
     let proof: { jkt: string; jti: string; expiresAt: number } | undefined;
     if (scheme === 'dpop' && dpop) {
-      const url = dpop.htu(request);
-      if (typeof url !== 'string' || normalizeHtu(url) === undefined) {
-        throw new LatchkeyError('configuration_error', `createVerifier: "dpop.htu" answered ${JSON.stringify(url)}, not an http(s) URL.`);
-      }
+      const given = dpop.htu(request);
+      const url = typeof given === 'string' ? normalizeHtu(given) : undefined;
+      if (url === undefined) throw new LatchkeyError('configuration_error', `createVerifier: "dpop.htu" answered ${JSON.stringify(given)}, not an http(s) URL.`);
       const verdict = await checkDPoPProof(request.headers.get('dpop'), { method: request.method, url, accessToken: token, now: at, maxAgeSeconds: dpop.maxAgeSeconds, clockToleranceSeconds });
       if (!verdict.ok) return refuse('dpop', 401, 'invalid_dpop_proof', verdict.description);
       proof = verdict;
