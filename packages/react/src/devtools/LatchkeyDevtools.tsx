@@ -33,15 +33,15 @@ function useDevtoolsState(client: AuthClient, historySize: number) {
   useEffect(() => {
     const add = (entry: Omit<DevtoolsEntry, 'at'>) => setHistory((h) => [{ at: Date.now(), ...entry }, ...h].slice(0, historySize));
     const offs = [
-      // A token from the BFF means this tab held the refresh lock; one from another tab, that tab did.
-      on(client, 'tokenRefreshed', (e) => setLock({ tab: e.trigger === 'tab' ? 'another tab' : 'this tab', at: Date.now() })),
-      on(client, 'tokenRefreshed', (e) =>
+      on(client, 'tokenRefreshed', (e) => {
+        // A token from the BFF means this tab held the refresh lock; one from another tab, that tab did.
+        setLock({ tab: e.trigger === 'tab' ? 'another tab' : 'this tab', at: Date.now() });
         add({
           trigger: e.trigger ?? '-',
           outcome: e.trigger === 'tab' ? 'from another tab' : 'refreshed',
           detail: `valid ${Math.round((e.token.expiresAt - e.token.receivedAt) / 1000)} s`,
-        }),
-      ),
+        });
+      }),
       on(client, 'refreshFailed', (e) => add({ trigger: e.trigger ?? '-', outcome: 'failed', detail: `${e.error.code}: ${e.error.message}` })),
       on(client, 'sessionEnded', (e) => add({ trigger: '-', outcome: 'session ended', detail: e.reason })),
     ];
