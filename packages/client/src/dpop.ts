@@ -1,4 +1,4 @@
-import { parseWwwAuthenticate } from '@latchkey/core';
+import { challengeParams } from '@latchkey/core';
 import { AuthClientError } from './errors.js';
 
 /**
@@ -181,9 +181,7 @@ export class DpopProver {
  */
 export function isDpopNonceError(response: Pick<Response, 'status' | 'headers'>, body?: unknown): boolean {
   if (response.status === 401) {
-    return parseWwwAuthenticate(response.headers.get('www-authenticate')).some(
-      (c) => c.scheme === 'dpop' && c.params.error === 'use_dpop_nonce',
-    );
+    return challengeParams(response.headers.get('www-authenticate'), 'dpop')?.error === 'use_dpop_nonce';
   }
   return response.status === 400 && typeof body === 'object' && body !== null && (body as { error?: unknown }).error === 'use_dpop_nonce';
 }

@@ -1,6 +1,6 @@
 import { isErrorBody } from './errors.js';
 import { TERMINAL_CODES, type TerminalCode } from './protocol.js';
-import { bearerParams } from './wwwAuthenticate.js';
+import { challengeParams } from './wwwAuthenticate.js';
 
 /**
  * What a client should do with a response:
@@ -66,8 +66,8 @@ export function isTerminalCode(code: unknown): code is TerminalCode {
 export function responseError(headers: Headers, body?: unknown): Omit<Classification, 'kind'> & { bearer: boolean } {
   const retryAfter = retryAfterSeconds(headers.get('retry-after'));
   // The light reader, not parseWwwAuthenticate(): this runs in the browser, and it reads every
-  // challenge our resource server writes the same way (bearerParams says where others differ).
-  const challenge = bearerParams(headers.get('www-authenticate'));
+  // challenge our resource server writes the same way (challengeParams says where others differ).
+  const challenge = challengeParams(headers.get('www-authenticate'));
   const fromBody = isErrorBody(body) ? body : undefined;
   const code = challenge?.error ?? fromBody?.error;
   const description = challenge?.error_description ?? fromBody?.error_description;

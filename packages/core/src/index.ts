@@ -32,6 +32,6 @@ export {
   type RefreshPolicy,
   type TokenTiming,
 } from './policy.js';
-export { bearerChallenge, formatBearerChallenge, parseWwwAuthenticate, type Challenge } from './wwwAuthenticate.js';
+export { bearerChallenge, challengeParams, formatBearerChallenge, parseWwwAuthenticate, type Challenge } from './wwwAuthenticate.js';
 export { classifyResponse, isTerminalCode, parseRetryAfter, responseError, type Classification, type ResponseKind } from './classify.js';
 export { hasScope, type ScopeSource } from './scopes.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bearerChallenge, bearerParams, formatBearerChallenge, parseWwwAuthenticate } from './wwwAuthenticate.js';
+import { bearerChallenge, challengeParams, formatBearerChallenge, parseWwwAuthenticate } from './wwwAuthenticate.js';
 
 describe('parseWwwAuthenticate()', () => {
   it('reads an RFC 6750 Bearer challenge with quoted parameters', () => {
@@ -54,7 +54,7 @@ describe('parseWwwAuthenticate()', () => {
   });
 });
 
-describe('bearerParams()', () => {
+describe('challengeParams()', () => {
   const nasty = ['', 'plain', 'say "hi"\\bye', 'a, b', 'x, Bearer error="forged"', 'error=forged', '"', '\\', 'naïve – ok', '=', 'Basic abc=='];
   it.each(nasty.flatMap((value) => [
     { error: 'invalid_token', error_description: value },
@@ -62,8 +62,8 @@ describe('bearerParams()', () => {
     { realm: value },
   ]))('reads what formatBearerChallenge writes as bearerChallenge does: %j', (params) => {
     const header = formatBearerChallenge(params);
-    expect(bearerParams(header)).toEqual(bearerChallenge(header));
-    expect(bearerParams(header)).toEqual(params);
+    expect(challengeParams(header)).toEqual(bearerChallenge(header));
+    expect(challengeParams(header)).toEqual(params);
   });
 
   it.each([
@@ -84,15 +84,24 @@ describe('bearerParams()', () => {
     'Bearer error="invalid_token", DPoP error="invalid_dpop_proof"',
     'Bearer error="invalid_token',
   ])('agrees with bearerChallenge on %j', (header) => {
-    expect(bearerParams(header)).toEqual(bearerChallenge(header));
+    expect(challengeParams(header)).toEqual(bearerChallenge(header));
+  });
+
+  it.each([
+    'Bearer error="invalid_token", DPoP error="use_dpop_nonce", error_description="x"',
+    'DPoP algs="ES256 PS256", error="use_dpop_nonce", Bearer realm="r"',
+    formatBearerChallenge({ realm: 'api', error: 'use_dpop_nonce', algs: 'ES256' }, 'DPoP'),
+  ])('reads the challenge of another scheme (dpop) as parseWwwAuthenticate does: %j', (header) => {
+    expect(challengeParams(header, 'dpop')).toEqual(parseWwwAuthenticate(header).find((c) => c.scheme === 'dpop')?.params);
+    expect(challengeParams(header, 'dpop')?.error).toBe('use_dpop_nonce');
   });
 
   it('differs from bearerChallenge only on headers no server of ours writes', () => {
     // A token68 after Bearer reads as a scheme, so parameters after it are not Bearer's.
-    expect(bearerParams('Bearer abc, error="invalid_token"')).toEqual({});
+    expect(challengeParams('Bearer abc, error="invalid_token"')).toEqual({});
     expect(bearerChallenge('Bearer abc, error="invalid_token"')).toEqual({ error: 'invalid_token' });
     // A parameter before any scheme is skipped instead of ending the parse.
-    expect(bearerParams('error="invalid_token", Bearer')).toEqual({});
+    expect(challengeParams('error="invalid_token", Bearer')).toEqual({});
     expect(bearerChallenge('error="invalid_token", Bearer')).toBeUndefined();
   });
 });

@@ -40,21 +40,21 @@ export function bearerChallenge(header: string | null | undefined): Record<strin
 }
 
 /**
- * The parameters of the first `Bearer` challenge, in far less code than
- * {@link parseWwwAuthenticate}, for the browser: the client reads only `error` and
- * `error_description` from it. On every header {@link formatBearerChallenge} writes (all our
+ * The parameters of the first challenge of `scheme` (lower-case; `bearer` unless given, `dpop`
+ * for DPoP), in far less code than {@link parseWwwAuthenticate}, for the browser: the client
+ * reads only `error` and `error_description` from it. On every header {@link formatBearerChallenge} writes (all our
  * resource server sends) it answers as {@link bearerChallenge} does; quoted strings are read
  * whole, so a comma, `=` or `Bearer` inside one never counts. Elsewhere it differs only on
  * unusual headers: a token68 with no `=` (`Negotiate abc`) reads as a scheme, so parameters
  * after it (`Bearer abc, error=x`) are not read, and text it cannot read is skipped rather than
  * ending the parse.
  */
-export function bearerParams(header: string | null | undefined): Record<string, string> | undefined {
+export function challengeParams(header: string | null | undefined, scheme = 'bearer'): Record<string, string> | undefined {
   let found: Record<string, string> | undefined;
   let params: Record<string, string> | undefined;
   for (const [, name = '', quoted, token] of (header ?? '').matchAll(/([^\s,="]+)(?:\s*=\s*(?:"((?:[^"\\]|\\[^])*)"|([^\s,"]+)))?/g)) {
     const key = name.toLowerCase();
-    if (quoted === undefined && token === undefined) params = key === 'bearer' && !found ? (found = {}) : undefined;
+    if (quoted === undefined && token === undefined) params = key === scheme && !found ? (found = {}) : undefined;
     else if (params) params[key] = quoted?.replace(/\\([^])/g, '$1') ?? token!;
   }
   return found;
@@ -65,10 +65,13 @@ function quote(value: string): string {
   return `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
 
-/** Builds a `Bearer` challenge such as `Bearer error="invalid_token", error_description="…"`. */
-export function formatBearerChallenge(params: Record<string, string | undefined>): string {
+/**
+ * Builds a `Bearer` challenge such as `Bearer error="invalid_token", error_description="…"`, or
+ * the same with another `scheme` (`DPoP`).
+ */
+export function formatBearerChallenge(params: Record<string, string | undefined>, scheme = 'Bearer'): string {
   const parts = Object.entries(params)
     .filter((e): e is [string, string] => e[1] !== undefined)
     .map(([k, v]) => `${k}=${quote(v)}`);
-  return parts.length ? `Bearer ${parts.join(', ')}` : 'Bearer';
+  return parts.length ? `${scheme} ${parts.join(', ')}` : scheme;
 }

@@ -169,8 +169,7 @@ function setup(options: VerifierOptions): (request: Request) => Promise<VerifyRe
   const challenge = (scheme: Scheme | undefined, status: number, params: Record<string, string | undefined>): string => {
     const bearer = formatBearerChallenge({ realm, ...params });
     if (!dpop) return bearer;
-    // Quoted exactly as core quotes a Bearer challenge; only the scheme name differs.
-    const dpopChallenge = (p: Record<string, string | undefined>) => `DPoP${formatBearerChallenge({ realm, ...p, algs: DPOP_ALGORITHMS.join(' ') }).slice('Bearer'.length)}`;
+    const dpopChallenge = (p: Record<string, string | undefined>) => formatBearerChallenge({ realm, ...p, algs: DPOP_ALGORITHMS.join(' ') }, 'DPoP');
     if (scheme === 'dpop' || dpop.required) return dpopChallenge(params);
     return status === 401 ? `${bearer}, ${dpopChallenge({})}` : bearer;
   };
